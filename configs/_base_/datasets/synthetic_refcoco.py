@@ -1,0 +1,33 @@
+# The built-in synthetic referring benchmark (RefCOCO format, generated locally by
+# tools/dataset_converters/make_synthetic_refcoco.py; see README).
+_base_ = './refcoco.py'
+data_root = 'data/synthetic/'
+image_size = 128
+train_pipeline = [
+    dict(type='LoadRefImage'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
+    dict(type='RandomSelectExpression'),
+    dict(type='PackRefInputs')
+]
+test_pipeline = [
+    dict(type='LoadRefImage'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
+    dict(type='PackRefInputs')
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = [
+    dict(type='RESMetric'),
+    # the generator's oracle scores whether each generated expression is unambiguous
+    dict(type='REGMetric', oracle_ann_file=data_root + 'refcoco/instances.json')
+]
+test_evaluator = val_evaluator

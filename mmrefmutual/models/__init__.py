@@ -1,0 +1,4 @@
+from .detectors import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
+from .language import *  # noqa: F401,F403
+from .wrappers import DeviceAwareDDP  # noqa: F401

@@ -1,0 +1,3 @@
+from .ref_mutual import RefMutual
+
+__all__ = ['RefMutual']

@@ -1,0 +1,141 @@
+"""Indicated generation head (REG), Sec. 3.2 and Eq. (1)-(2) of the paper."""
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmrefmutual.models.language.vocab import BOS, EOS, PAD, WordVocab
+from mmrefmutual.models.layers import CachedTransformerDecoder, beam_search
+from mmrefmutual.registry import MODELS
+
+
+@MODELS.register_module()
+class IndicatedGenerationHead(BaseModule):
+    """Autoregressive transformer decoder over indicated object proposals.
+
+    To describe proposal k, the memory is ``O + I(k)``: the positive indicator
+    embedding is added to proposal k and the negative one to every other proposal
+    (Eq. 1). With ``use_indicator=False`` the memory is proposal k alone (the
+    paper's ablation baseline).
+
+    Args:
+        vocab (str | list[str]): Vocabulary file or word list (see
+            :class:`~mmrefmutual.models.language.WordVocab`). It is saved in the
+            state dict, so a checkpoint restores it.
+        in_channels (int): Proposal feature size (Mask2Former's 256).
+        num_layers (int): Decoder layers (4 in the paper).
+        num_heads (int): Attention heads.
+        ffn_channels (int): FFN hidden size.
+        dropout (float): Dropout.
+        max_len (int): Maximum number of words (training truncates, decoding stops).
+        use_indicator (bool): Eq. (1) indicators, or the target proposal alone.
+        loss_weight (float): Weight of the teacher-forcing loss (Eq. 2).
+    """
+
+    def __init__(self, vocab: Union[str, Sequence[str]], in_channels: int = 256,
+                 num_layers: int = 4, num_heads: int = 8, ffn_channels: int = 2048,
+                 dropout: float = 0.1, max_len: int = 20, use_indicator: bool = True,
+                 loss_weight: float = 1.0, init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.vocab = WordVocab(vocab)
+        self.max_len = max_len
+        self.use_indicator = use_indicator
+        self.loss_weight = loss_weight
+        self.word_embed = nn.Embedding(len(self.vocab), in_channels, padding_idx=PAD)
+        self.pos_embed = nn.Embedding(max_len + 2, in_channels)
+        self.indicator = nn.Embedding(2, in_channels)  # row 0: I_neg, row 1: I_pos
+        self.embed_norm = nn.LayerNorm(in_channels)
+        self.decoder = CachedTransformerDecoder(num_layers, in_channels, num_heads,
+                                                ffn_channels, dropout)
+        self.classifier = nn.Linear(in_channels, len(self.vocab))
+
+    # the vocabulary travels inside the state dict (plain list of str: weights_only-safe)
+    def get_extra_state(self) -> dict:
+        return {'vocab': list(self.vocab.words)}
+
+    def set_extra_state(self, state: dict) -> None:
+        words = state['vocab']
+        if len(words) != len(self.vocab):
+            raise ValueError(f'checkpoint vocabulary has {len(words)} words, the model '
+                             f'{len(self.vocab)}: build the model with that vocabulary')
+        self.vocab = WordVocab(words)
+
+    def build_memory(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor) -> Tensor:
+        """Indicated memory ``O + I(k)`` for each target.
+
+        Args:
+            proposals (Tensor): (B, N, C) proposal features of the images.
+            img_inds (Tensor): (M,) image of each target.
+            prop_inds (Tensor): (M,) proposal index k of each target.
+
+        Returns:
+            Tensor: (M, N, C), or (M, 1, C) without indicators.
+        """
+        rows = torch.arange(len(img_inds), device=proposals.device)
+        if not self.use_indicator:
+            return proposals[img_inds, prop_inds][:, None]
+        memory = proposals[img_inds] + self.indicator.weight[0]
+        delta = self.indicator.weight[1] - self.indicator.weight[0]
+        return memory.index_put((rows, prop_inds), memory[rows, prop_inds] + delta)
+
+    def _embed(self, tokens: Tensor, start: int = 0) -> Tensor:
+        pos = torch.arange(start, start + tokens.shape[1], device=tokens.device)
+        return self.embed_norm(self.word_embed(tokens) + self.pos_embed(pos))
+
+    def forward(self, memory: Tensor, tokens: Tensor) -> Tensor:
+        """Teacher-forced logits (M, T, V) of the next token at each position."""
+        x = self.decoder(self._embed(tokens), self.decoder.project_memory(memory))
+        return self.classifier(x)
+
+    def loss(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
+             texts: List[str], weights: Optional[Tensor] = None) -> dict:
+        """Teacher-forcing cross-entropy (Eq. 2), summed over words, averaged over targets.
+
+        Args:
+            texts (list[str]): Normalised ground-truth expression of each target.
+            weights (Tensor, optional): (M,) per-target loss weights.
+        """
+        tokens = self.vocab.encode(texts, self.max_len).to(proposals.device)
+        logits = self(self.build_memory(proposals, img_inds, prop_inds), tokens[:, :-1])
+        nll = F.cross_entropy(logits.flatten(0, 1).float(), tokens[:, 1:].flatten(),
+                              ignore_index=PAD, reduction='none').view(len(texts), -1).sum(1)
+        if weights is not None:
+            nll = nll * weights
+        return dict(loss_reg=self.loss_weight * nll.mean())
+
+    @torch.no_grad()
+    def generate(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
+                 beam_size: int = 3, max_len: Optional[int] = None,
+                 use_cache: bool = True, length_penalty: float = 0.0
+                 ) -> Tuple[List[List[str]], Tensor]:
+        """Beam search (greedy for ``beam_size=1``), batched over targets and beams.
+
+        Returns:
+            tuple: ``texts[m][j]``, the j-th best expression of target m, and their
+            log-probability scores (M, beam_size).
+        """
+        max_len = min(max_len or self.max_len, self.max_len)
+        memory = self.build_memory(proposals, img_inds, prop_inds)
+        memory_kvs = [(k.repeat_interleave(beam_size, 0), v.repeat_interleave(beam_size, 0))
+                      for k, v in self.decoder.project_memory(memory)]
+        caches = [dict() for _ in self.decoder.layers]
+
+        def step(tokens: Tensor) -> Tensor:
+            if use_cache:  # only the newest token goes through the decoder
+                x = self._embed(tokens[:, -1:], start=tokens.shape[1] - 1)
+                x = self.decoder(x, memory_kvs, caches=caches)
+            else:  # the whole prefix again (reference path for tests/benchmarks)
+                x = self.decoder(self._embed(tokens), memory_kvs)[:, -1:]
+            return self.classifier(x[:, 0]).log_softmax(-1)
+
+        def reorder(rows: Tensor) -> None:
+            for cache in caches:
+                for key in cache:
+                    cache[key] = cache[key][rows]
+
+        tokens, scores = beam_search(step, reorder, len(img_inds), beam_size, max_len,
+                                     BOS, EOS, PAD, proposals.device, length_penalty)
+        texts = [[self.vocab.decode(seq) for seq in beams] for beams in tokens.tolist()]
+        return texts, scores

@@ -1,0 +1,4 @@
+from .beam_search import beam_search
+from .cached_decoder import CachedAttention, CachedDecoderLayer, CachedTransformerDecoder
+
+__all__ = ['beam_search', 'CachedAttention', 'CachedDecoderLayer', 'CachedTransformerDecoder']

@@ -1,0 +1,121 @@
+"""Autoregressive transformer decoder with cached keys/values.
+
+Why our own layer: mmcv/mmdet's transformer layers (``MultiheadAttention``,
+``DetrTransformerDecoderLayer``) recompute attention over the whole prefix at each
+step and cannot keep per-step key/value caches, which makes beam search quadratic in
+length. These layers reuse mmcv's ``FFN`` and follow the post-norm "add & norm"
+layout of the original transformer decoder.
+"""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn.bricks.transformer import FFN
+from torch import Tensor, nn
+
+
+class CachedAttention(nn.Module):
+    """Multi-head attention whose keys/values can be projected once and reused.
+
+    Args:
+        embed_dims (int): Feature size.
+        num_heads (int): Number of heads.
+        dropout (float): Attention dropout.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        assert embed_dims % num_heads == 0
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.q_proj = nn.Linear(embed_dims, embed_dims)
+        self.k_proj = nn.Linear(embed_dims, embed_dims)
+        self.v_proj = nn.Linear(embed_dims, embed_dims)
+        self.out_proj = nn.Linear(embed_dims, embed_dims)
+
+    def _split(self, x: Tensor) -> Tensor:
+        b, n, c = x.shape
+        return x.view(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
+
+    def project_kv(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """(B, L, C) -> keys and values, each (B, heads, L, C / heads)."""
+        return self._split(self.k_proj(x)), self._split(self.v_proj(x))
+
+    def forward(self, x: Tensor, k: Tensor, v: Tensor,
+                key_padding_mask: Optional[Tensor] = None, is_causal: bool = False) -> Tensor:
+        """Attend from ``x`` (B, Lq, C) to projected ``k``/``v``.
+
+        Args:
+            key_padding_mask (Tensor, optional): (B, Lk), True on keys to ignore.
+            is_causal (bool): Causal mask (query i sees keys <= i).
+        """
+        q = self._split(self.q_proj(x))
+        mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=is_causal,
+            dropout_p=self.dropout if self.training else 0.0)
+        b, h, n, d = out.shape
+        return self.out_proj(out.transpose(1, 2).reshape(b, n, h * d))
+
+
+class CachedDecoderLayer(nn.Module):
+    """Self-attention (causal) -> cross-attention -> FFN, each with add & norm."""
+
+    def __init__(self, embed_dims: int, num_heads: int, ffn_channels: int,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.self_attn = CachedAttention(embed_dims, num_heads, dropout)
+        self.cross_attn = CachedAttention(embed_dims, num_heads, dropout)
+        self.ffn = FFN(embed_dims, ffn_channels, ffn_drop=dropout)
+        self.norms = nn.ModuleList(nn.LayerNorm(embed_dims) for _ in range(3))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, memory_kv: Tuple[Tensor, Tensor],
+                memory_mask: Optional[Tensor] = None,
+                cache: Optional[Dict[str, Tensor]] = None) -> Tensor:
+        """Decode.
+
+        Args:
+            x (Tensor): (B, T, C) all positions (teacher forcing, ``cache`` None)
+                or (B, 1, C) the newest position (``cache`` given).
+            memory_kv (tuple[Tensor]): Cross-attention keys/values of the memory.
+            memory_mask (Tensor, optional): (B, N) True on memory items to ignore.
+            cache (dict, optional): Keys/values of earlier positions; updated.
+        """
+        k, v = self.self_attn.project_kv(x)
+        if cache is not None:
+            if 'k' in cache:
+                k = torch.cat([cache['k'], k], dim=2)
+                v = torch.cat([cache['v'], v], dim=2)
+            cache['k'], cache['v'] = k, v
+        causal = cache is None and x.shape[1] > 1
+        x = self.norms[0](x + self.drop(self.self_attn(x, k, v, is_causal=causal)))
+        x = self.norms[1](x + self.drop(self.cross_attn(x, *memory_kv, key_padding_mask=memory_mask)))
+        return self.norms[2](self.ffn(x))
+
+
+class CachedTransformerDecoder(nn.Module):
+    """A stack of :class:`CachedDecoderLayer`.
+
+    Args:
+        num_layers (int): Number of layers (4 in the paper).
+        embed_dims, num_heads, ffn_channels, dropout: Layer sizes.
+    """
+
+    def __init__(self, num_layers: int = 4, embed_dims: int = 256, num_heads: int = 8,
+                 ffn_channels: int = 2048, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            CachedDecoderLayer(embed_dims, num_heads, ffn_channels, dropout)
+            for _ in range(num_layers))
+
+    def project_memory(self, memory: Tensor) -> List[Tuple[Tensor, Tensor]]:
+        """Cross-attention keys/values of ``memory`` (B, N, C) for every layer."""
+        return [layer.cross_attn.project_kv(memory) for layer in self.layers]
+
+    def forward(self, x: Tensor, memory_kvs: List[Tuple[Tensor, Tensor]],
+                memory_mask: Optional[Tensor] = None,
+                caches: Optional[List[Dict[str, Tensor]]] = None) -> Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x, memory_kvs[i], memory_mask, None if caches is None else caches[i])
+        return x
