@@ -1,0 +1,15 @@
+"""Datasets and transforms of mmrefmutual (data contract: ``docs/data_flow.md``)."""
+from . import synthetic  # noqa: F401  (registers the synthetic benchmark datasets)
+from .refcoco import KNOWN_SPLITS, CocoIndex, RefCocoDataset, load_refs, split_by_of
+from .safe_pickle import UnsafePickleError, safe_load_pickle, safe_loads_pickle
+from .text import normalize_expression
+from .transforms import LoadRefImage, PackRefInputs, RandomSelectExpression, ann_to_rle
+from .unannotated import (UnannotatedInstanceDataset, referred_image_ids,
+                          select_unannotated)
+
+__all__ = [
+    'RefCocoDataset', 'UnannotatedInstanceDataset', 'CocoIndex', 'KNOWN_SPLITS', 'load_refs',
+    'split_by_of', 'referred_image_ids', 'select_unannotated', 'UnsafePickleError',
+    'safe_load_pickle', 'safe_loads_pickle', 'normalize_expression', 'LoadRefImage',
+    'PackRefInputs', 'RandomSelectExpression', 'ann_to_rle'
+]

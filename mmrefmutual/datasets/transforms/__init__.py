@@ -1,0 +1,7 @@
+"""Transforms of mmrefmutual; image/annotation loading, resizing and padding are
+mmcv's/mmdet's (``LoadAnnotations``, ``Resize``, ``Pad``...)."""
+from .loading import LoadRefImage
+from .packing import PackRefInputs, ann_to_rle
+from .selection import RandomSelectExpression
+
+__all__ = ['LoadRefImage', 'PackRefInputs', 'RandomSelectExpression', 'ann_to_rle']
