@@ -100,34 +100,32 @@ class RefMutual(Mask2Former):
 
         Returns:
             dict: ``img_inds``, ``prop_inds``, ``weights`` (tensors over rows),
-            ``texts`` (sentences, for 'sents'), ``rows`` (row within its sample).
+            ``texts`` (sentences, for 'sents').
         """
-        img_inds, prop_inds, weights, texts, rows = [], [], [], [], []
+        img_inds, prop_inds, weights, texts = [], [], [], []
         for i, sample in enumerate(batch_data_samples):
-            if 'gt_refs' not in sample or len(sample.gt_refs) == 0:
-                continue
-            refs = sample.gt_refs
             if level == 'sents':
-                if 'gt_sents' not in sample:
+                if 'gt_sents' not in sample or len(sample.gt_sents.texts) == 0:
                     continue
-                ref_inds = sample.gt_sents.ref_inds
+                ref_inds = sample.gt_sents.ref_inds.cpu()
                 texts += list(sample.gt_sents.texts)
             else:
-                ref_inds = torch.arange(len(refs))
-            if gt_to_prop is None:
-                prop = torch.zeros_like(ref_inds)
+                if 'gt_refs' not in sample or len(sample.gt_refs.inst_inds) == 0:
+                    continue
+                ref_inds = torch.arange(len(sample.gt_refs.inst_inds))
+            if gt_to_prop is None:  # grounding only: no referent needed
+                prop, weight = torch.zeros_like(ref_inds), torch.ones(len(ref_inds))
             else:  # inst_inds is -1 for a referent that the pipeline ignored
-                inst = refs.inst_inds.cpu()[ref_inds.cpu()]
+                inst = sample.gt_refs.inst_inds.cpu()[ref_inds]
                 prop = gt_to_prop[i].cpu()[inst.clamp(min=0)]
                 prop[inst < 0] = -1
+                weight = sample.gt_refs.weights.cpu()[ref_inds].float()
             img_inds.append(torch.full_like(ref_inds, i))
-            prop_inds.append(prop.cpu())
-            weights.append(refs.weights[ref_inds].float().cpu())
-            rows.append(torch.arange(len(ref_inds)))
+            prop_inds.append(prop)
+            weights.append(weight)
         cat = (lambda xs, dtype: torch.cat(xs) if xs else torch.zeros(0, dtype=dtype))
         return dict(img_inds=cat(img_inds, torch.long), prop_inds=cat(prop_inds, torch.long),
-                    weights=cat(weights, torch.float), texts=texts,
-                    rows=cat(rows, torch.long))
+                    weights=cat(weights, torch.float), texts=texts)
 
     # ------------------------------------------------------------------ training
     def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> Dict[str, Tensor]:

@@ -118,8 +118,8 @@ class IndicatedGenerationHead(BaseModule):
         """
         max_len = min(max_len or self.max_len, self.max_len)
         memory = self.build_memory(proposals, img_inds, prop_inds)
-        memory_kvs = [(k.repeat_interleave(beam_size, 0), v.repeat_interleave(beam_size, 0))
-                      for k, v in self.decoder.project_memory(memory)]
+        # beams of a target share its memory (beam_search keeps rows within a target)
+        memory_kvs = self.decoder.project_memory(memory)
         caches = [dict() for _ in self.decoder.layers]
 
         def step(tokens: Tensor) -> Tensor:
