@@ -1,0 +1,325 @@
+"""Writes the synthetic referring benchmark in the exact on-disk layout of RefCOCO.
+
+Layout under ``out_dir``::
+
+    coco/train2014/COCO_train2014_%012d.png        RGB images
+    coco/annotations/instances_train2014.json      every image and annotation
+    refcoco/instances.json                         the images with refs, all their annotations
+    refcoco/refs(unc).p                            refs, pickle protocol 2
+    refcoco+/instances.json                        same images as refcoco/
+    refcoco+/refs(unc).p                           refs without location words
+
+Splits (per image: all refs of an image share it). A share ``ref_image_ratio``
+of the images carry refs; they are split into train / val / testA / testB with
+``split_ratios``. As in RefCOCO, where testA images show mostly people and testB
+mostly other objects, every scene has a *theme*: 75% of its shapes come from
+group A (circle, square, triangle: supercategory ``basic``) or group B (star,
+cross: ``symbol``). testA images are the test images of theme A, testB those of
+theme B; train and val images (and the unannotated pool) have either theme with
+equal probability, so training sees both. The other images form the pool of
+unreferred instances (for generation supervision): their annotations are only in
+``coco/annotations/instances_train2014.json``.
+
+Determinism: every image draws from its own generator seeded by ``(seed, image
+index)`` and the split plan from one seeded by ``seed`` alone, and ids are given
+in image order after all images are made, so the files are byte-identical for a
+seed whatever the number of worker processes.
+"""
+import json
+import math
+import multiprocessing as mp
+import os
+import os.path as osp
+import pickle
+from collections import Counter
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pycocotools.mask as mask_utils
+from PIL import Image
+
+from ..text import normalize_expression
+from .describe import ExpressionPlanner
+from .grammar import CATEGORIES, CATEGORY_IDS, LOCATION_WORDS, parse, scene_object_from_ann
+from .oracle import SyntheticOracle
+from .scene import render_scene, sample_objects
+
+SPLITS: Tuple[str, ...] = ('train', 'val', 'testA', 'testB')
+IMAGE_DIR = osp.join('coco', 'train2014')
+COCO_ANN_FILE = osp.join('coco', 'annotations', 'instances_train2014.json')
+FILE_NAME = 'COCO_train2014_{:012d}.png'
+#: ann id = image id * ANN_ID_BASE + (1-based index of the object in its image).
+ANN_ID_BASE = 100
+#: Positions compared by a location word differ by at least this share of the image side.
+MARGIN_FRAC = 0.05
+#: Paraphrases per ref: uniform in [MIN_SENTENCES, MAX_SENTENCES].
+MIN_SENTENCES, MAX_SENTENCES = 2, 4
+#: Below this many images the pool of worker processes costs more than it saves.
+MIN_IMAGES_PER_WORKER = 100
+CHUNK_SIZE = 50
+
+
+def _plan(num_images: int, ref_image_ratio: float, split_ratios: Sequence[float],
+          seed: int) -> List[Tuple[Optional[str], str]]:
+    """Split (None for the pool) and theme of every image.
+
+    The split sizes are exact: ``round(n_ref * ratio)`` for val/testA/testB (at
+    least one each once there are 4 ref images), the rest train.
+    """
+    rng = np.random.default_rng([seed])
+    n_ref = int(round(num_images * ref_image_ratio))
+    ref_indices = np.sort(rng.permutation(num_images)[:n_ref])
+    counts = [int(round(n_ref * r)) for r in split_ratios[1:]]
+    if n_ref >= len(SPLITS):
+        counts = [max(1, c) for c in counts]
+    counts = [n_ref - sum(counts)] + counts
+    if counts[0] < 0:
+        raise ValueError(f'split_ratios {tuple(split_ratios)} leave no train image')
+    labels = np.repeat(np.arange(len(SPLITS)), counts)
+    split_of = dict(zip(ref_indices[rng.permutation(n_ref)].tolist(), labels.tolist()))
+    themes = rng.random(num_images) < 0.5
+    plan = []
+    for index in range(num_images):
+        split = SPLITS[split_of[index]] if index in split_of else None
+        if split == 'testA':
+            theme = 'A'
+        elif split == 'testB':
+            theme = 'B'
+        else:
+            theme = 'A' if themes[index] else 'B'
+        plan.append((split, theme))
+    return plan
+
+
+def _annotation(image_id: int, k: int, spec, polygon: List[float], visible: np.ndarray,
+                occluded: bool, hider_ids: List[int]) -> dict:
+    """COCO annotation of the k-th (1-based) object of an image.
+
+    Args:
+        image_id (int): Image id.
+        k (int): 1-based index of the object in drawing order.
+        spec (ObjectSpec): The object.
+        polygon (list[float]): Its full-shape polygon.
+        visible (np.ndarray): ``(H, W)`` bool mask of its visible pixels.
+        occluded (bool): Whether part of it is hidden.
+        hider_ids (list[int]): ann ids of the objects noticeably hiding it.
+
+    Returns:
+        dict: The annotation; ``area`` and ``bbox`` are those of the visible
+        mask, ``segmentation`` is the polygon if nothing hides the object and
+        the RLE of the visible mask otherwise.
+    """
+    rle = mask_utils.encode(np.asfortranarray(visible.astype(np.uint8)))
+    if occluded:
+        # Only the visible part is the object's mask: store its RLE.
+        segmentation = dict(size=[int(s) for s in rle['size']], counts=rle['counts'].decode())
+    else:
+        # Nothing covers it: its polygon rasterises to exactly the painted pixels.
+        segmentation = [polygon]
+    return dict(id=image_id * ANN_ID_BASE + k, image_id=image_id,
+                category_id=CATEGORY_IDS[spec.shape], segmentation=segmentation,
+                area=float(mask_utils.area(rle)),
+                bbox=[float(v) for v in mask_utils.toBbox(rle)], iscrowd=0,
+                attributes=dict(shape=spec.shape, color=spec.color, size=spec.size,
+                                occluded_by=hider_ids))
+
+
+def _make_image(index: int, split: Optional[str], theme: str, cfg: dict) -> dict:
+    """Draw, render, save and (for ref images) describe one image.
+
+    Args:
+        index (int): 0-based image index (seeds the image's generator).
+        split (str, optional): Its split, None for a pool image (no refs).
+        theme (str): ``'A'`` or ``'B'``.
+        cfg (dict): ``out_dir``, ``img_size``, ``seed``, ``min_objects``,
+            ``max_objects``.
+
+    Returns:
+        dict: ``image`` record, ``annotations``, ``split`` and ``refs``
+        (``{'refcoco': [(ann_id, category_id, [raw, ...])], 'refcoco+': [...]}``).
+    """
+    img_size = cfg['img_size']
+    image_id = index + 1
+    rng = np.random.default_rng([cfg['seed'], 1, index])
+    num_objects = int(rng.integers(cfg['min_objects'], cfg['max_objects'] + 1))
+    specs = sample_objects(rng, img_size, theme, num_objects)
+    scene = render_scene(specs, img_size, rng)
+    file_name = FILE_NAME.format(image_id)
+    Image.fromarray(scene.image).save(
+        osp.join(cfg['out_dir'], IMAGE_DIR, file_name), format='PNG', compress_level=1)
+    image = dict(id=image_id, file_name=file_name, height=img_size, width=img_size)
+    ann_ids = [image_id * ANN_ID_BASE + k + 1 for k in range(len(scene.objects))]
+    anns = [
+        _annotation(image_id, k + 1, spec, scene.polygons[k], scene.visible[k],
+                    scene.occluded[k], [ann_ids[j] for j in scene.occluded_by[k]])
+        for k, spec in enumerate(scene.objects)
+    ]
+    refs: Dict[str, list] = {'refcoco': [], 'refcoco+': []}
+    if split is not None:
+        # The planner and the oracle both read the annotations exactly as written.
+        objects = [scene_object_from_ann(a) for a in anns]
+        oracle = SyntheticOracle(dict(images=[image], annotations=anns))
+        planner = ExpressionPlanner(objects, margin=MARGIN_FRAC * img_size)
+        for variant, allow_location in (('refcoco', True), ('refcoco+', False)):
+            for idx, ann in enumerate(anns):
+                num = int(rng.integers(MIN_SENTENCES, MAX_SENTENCES + 1))
+                raws = planner.sentences(idx, rng, allow_location, num)
+                for raw in raws:
+                    _verify(oracle, image_id, ann['id'], raw, allow_location)
+                if raws:
+                    refs[variant].append((ann['id'], ann['category_id'], raws))
+    return dict(image=image, annotations=anns, split=split, refs=refs)
+
+
+def _verify(oracle: SyntheticOracle, image_id: int, ann_id: int, raw: str,
+            allow_location: bool) -> None:
+    """Fail loudly if a generated sentence does not fit exactly its object."""
+    found = oracle.referents(image_id, raw)
+    if found != [ann_id]:
+        raise RuntimeError(f'generated expression {raw!r} for ann {ann_id} of image {image_id} '
+                           f'fits {found} according to the oracle')
+    if not allow_location and (parse(raw).uses_location or LOCATION_WORDS.intersection(
+            normalize_expression(raw).split())):
+        raise RuntimeError(f'RefCOCO+ expression {raw!r} uses location')
+
+
+def _make_chunk(args: Tuple[List[Tuple[int, Optional[str], str]], dict]) -> List[dict]:
+    """Make a chunk of images (``args``: ``(index, split, theme)`` tasks and the config)."""
+    tasks, cfg = args
+    return [_make_image(index, split, theme, cfg) for index, split, theme in tasks]
+
+
+def _default_workers(num_images: int) -> int:
+    """Worker processes: the usable CPUs (at most 8), fewer for small jobs."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8, num_images // MIN_IMAGES_PER_WORKER))
+
+
+def _build_refs(results: Sequence[dict], variant: str) -> List[dict]:
+    """RefCOCO-style refs of one variant; ref and sentence ids in image order."""
+    refs, sent_id = [], 0
+    for res in results:
+        stem = osp.splitext(res['image']['file_name'])[0]
+        for ann_id, category_id, raws in res['refs'][variant]:
+            sentences = []
+            for raw in raws:
+                sent = normalize_expression(raw)
+                sentences.append(dict(tokens=sent.split(), raw=raw, sent_id=sent_id, sent=sent))
+                sent_id += 1
+            refs.append(dict(sent_ids=[s['sent_id'] for s in sentences],
+                             file_name=f'{stem}_{ann_id}.png', ann_id=ann_id,
+                             ref_id=len(refs), image_id=res['image']['id'],
+                             split=res['split'], sentences=sentences,
+                             category_id=category_id))
+    return refs
+
+
+def _write_text(text: str, path: str) -> None:
+    """Write a text file (UTF-8)."""
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
+
+
+def _dumps(obj: dict) -> str:
+    """Compact JSON, like the COCO and refer files."""
+    return json.dumps(obj, separators=(',', ':'))
+
+
+def generate_synthetic_refcoco(out_dir: str,
+                               num_images: int = 5000,
+                               ref_image_ratio: float = 0.25,
+                               img_size: int = 128,
+                               seed: int = 0,
+                               min_objects: int = 3,
+                               max_objects: int = 7,
+                               split_ratios: Sequence[float] = (0.8, 0.1, 0.05, 0.05),
+                               num_workers: Optional[int] = None) -> dict:
+    """Generate the synthetic referring benchmark in the RefCOCO layout.
+
+    Args:
+        out_dir (str): Output root (created; existing files are overwritten).
+        num_images (int): Images in total (with and without refs).
+            Defaults to 5000.
+        ref_image_ratio (float): Share of the images that carry refs, in
+            ``[0, 1]``; the others form the unreferred pool. Defaults to 0.25
+            (about RefCOCO's share of COCO train2014).
+        img_size (int): Side of the square images. Defaults to 128.
+        seed (int): Non-negative seed; the same seed gives byte-identical files.
+            Defaults to 0.
+        min_objects (int): Fewest objects drawn per scene (a few may then not
+            fit or be dropped as mostly hidden). Defaults to 3.
+        max_objects (int): Most objects per scene (below 100). Defaults to 7.
+        split_ratios (Sequence[float]): Shares of train, val, testA and testB
+            among the ref images. Defaults to ``(0.8, 0.1, 0.05, 0.05)``.
+        num_workers (int, optional): Worker processes; None picks from the CPU
+            count and ``num_images``. The output does not depend on it.
+
+    Returns:
+        dict: Counts: ``images``, ``ref_images`` and ``pool_images``,
+        ``annotations``, ``occluded_annotations`` (stored as RLE),
+        ``images_per_split``, ``refs`` and ``sentences`` (per variant).
+    """
+    if num_images < 1:
+        raise ValueError(f'num_images must be positive, got {num_images}')
+    if not 0.0 <= ref_image_ratio <= 1.0:
+        raise ValueError(f'ref_image_ratio must be in [0, 1], got {ref_image_ratio}')
+    if not 1 <= min_objects <= max_objects < ANN_ID_BASE:
+        raise ValueError(f'need 1 <= min_objects <= max_objects < {ANN_ID_BASE}, got '
+                         f'{min_objects}, {max_objects}')
+    if img_size < 32:
+        raise ValueError(f'img_size must be at least 32, got {img_size}')
+    if seed < 0:
+        raise ValueError(f'seed must be non-negative, got {seed}')
+    if len(split_ratios) != len(SPLITS) or any(r < 0 for r in split_ratios) or \
+            not math.isclose(sum(split_ratios), 1.0, abs_tol=1e-6):
+        raise ValueError(f'split_ratios must be 4 non-negative shares summing to 1, got '
+                         f'{tuple(split_ratios)}')
+
+    for sub in (IMAGE_DIR, osp.dirname(COCO_ANN_FILE), 'refcoco', 'refcoco+'):
+        os.makedirs(osp.join(out_dir, sub), exist_ok=True)
+    plan = _plan(num_images, ref_image_ratio, split_ratios, seed)
+    cfg = dict(out_dir=out_dir, img_size=img_size, seed=seed, min_objects=min_objects,
+               max_objects=max_objects)
+    tasks = [(index, split, theme) for index, (split, theme) in enumerate(plan)]
+    chunks = [(tasks[i:i + CHUNK_SIZE], cfg) for i in range(0, len(tasks), CHUNK_SIZE)]
+    workers = _default_workers(num_images) if num_workers is None else max(1, num_workers)
+    if workers > 1:
+        # fork: workers start at once and need not re-import the package.
+        method = 'fork' if 'fork' in mp.get_all_start_methods() else 'spawn'
+        with mp.get_context(method).Pool(workers) as pool:
+            results = [r for chunk in pool.imap(_make_chunk, chunks) for r in chunk]
+    else:
+        results = [r for chunk in map(_make_chunk, chunks) for r in chunk]
+
+    info = dict(description='mmrefmutual synthetic referring benchmark (RefCOCO layout)',
+                version='1.0', seed=seed, num_images=num_images,
+                ref_image_ratio=ref_image_ratio, img_size=img_size)
+    categories = [dict(c) for c in CATEGORIES]
+    all_anns = [a for r in results for a in r['annotations']]
+    _write_text(_dumps(dict(info=info, licenses=[], images=[r['image'] for r in results],
+                            annotations=all_anns, categories=categories)),
+                osp.join(out_dir, COCO_ANN_FILE))
+    # An object that RefCOCO+ can single out can be singled out with location
+    # too, so the RefCOCO refs cover every image that has refs at all.
+    referred = [r for r in results if r['refs']['refcoco']]
+    ref_coco = _dumps(dict(info=info, licenses=[], images=[r['image'] for r in referred],
+                           annotations=[a for r in referred for a in r['annotations']],
+                           categories=categories))
+    summary = dict(images=num_images, ref_images=len(referred),
+                   pool_images=num_images - len(referred), annotations=len(all_anns),
+                   occluded_annotations=sum(isinstance(a['segmentation'], dict)
+                                            for a in all_anns),
+                   images_per_split=dict(Counter(r['split'] for r in referred)),
+                   refs={}, sentences={})
+    for variant in ('refcoco', 'refcoco+'):
+        refs = _build_refs(results, variant)
+        _write_text(ref_coco, osp.join(out_dir, variant, 'instances.json'))
+        with open(osp.join(out_dir, variant, 'refs(unc).p'), 'wb') as f:
+            # protocol 2, like the Python 2 era originals.
+            pickle.dump(refs, f, protocol=2)
+        summary['refs'][variant] = len(refs)
+        summary['sentences'][variant] = sum(len(r['sentences']) for r in refs)
+    return summary
