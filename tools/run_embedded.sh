@@ -29,8 +29,4 @@ $PY tools/train.py "$CONFIG" --work-dir "$WORK_DIR" \
     param_scheduler.end="$MAX_ITERS" \
     "param_scheduler.milestones=[$((MAX_ITERS * 2 / 3)),$((MAX_ITERS * 8 / 9))]"
 CKPT=$(ls -t "$WORK_DIR"/iter_*.pth | head -n 1)
-for split in val testA testB; do
-  echo "== $split =="
-  $PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test_$split" \
-      --cfg-options test_dataloader.dataset.split="$split"
-done
+$PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" --splits val testA testB

@@ -1,10 +1,11 @@
-"""Evaluate a checkpoint: ``python tools/test.py CONFIG CKPT [--work-dir D]``.
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CKPT [--splits val testA testB]``.
 
-Prints one table per evaluated split in the paper's layout and writes the same
-numbers as JSON into the work dir.
+Prints the results of every evaluated split as a table in the paper's layout (REG:
+Meteor | CIDEr | Rb-Acc | oracle unambiguity; RES: mIoU | oIoU | Pr@0.5/0.7/0.9 | REC)
+and writes the same numbers as JSON into the work dir.
 """
 import argparse
-import json
+import copy
 import os
 import os.path as osp
 
@@ -20,6 +21,10 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save evaluation results')
+    parser.add_argument(
+        '--splits', nargs='+',
+        help="splits of the test dataset to evaluate, e.g. 'val testA testB' "
+        "(default: the config's test split)")
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, key=value pairs (as in mmdet)')
@@ -46,20 +51,21 @@ def main():
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     setup_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    metrics = runner.test()
-    if runner.rank == 0:
-        try:
-            from mmrefmutual.evaluation import format_paper_tables
-            print(format_paper_tables(metrics))
-        except ImportError:  # evaluation tables not available: plain dump
-            print(json.dumps(metrics, indent=2))
+    from mmrefmutual.evaluation import dump_results_json, format_results_table
+    results, rank = {}, 0
+    for split in args.splits or [cfg.test_dataloader.dataset.get('split', 'test')]:
+        split_cfg = copy.deepcopy(cfg)
+        split_cfg.test_dataloader.dataset.split = split
+        split_cfg.work_dir = osp.join(cfg.work_dir, split)
+        runner = (Runner.from_cfg(split_cfg) if 'runner_type' not in split_cfg
+                  else RUNNERS.build(split_cfg))
+        results[split] = runner.test()
+        rank = runner.rank
+    if rank == 0:
+        print(format_results_table(results))
         out = osp.join(cfg.work_dir, 'test_results.json')
-        os.makedirs(cfg.work_dir, exist_ok=True)
-        with open(out, 'w') as f:
-            json.dump(metrics, f, indent=2)
+        dump_results_json(results, out)
         print(f'results written to {out}')
-
 
 if __name__ == '__main__':
     main()

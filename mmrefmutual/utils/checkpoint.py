@@ -40,10 +40,10 @@ def to_plain(obj: Any) -> Any:
         TypeError: for any other object type, so that nothing silently pickles
             a class that would later be refused on load.
     """
+    if isinstance(obj, np.generic):  # before float: np.float64 subclasses float
+        return obj.item()
     if obj is None or isinstance(obj, (str, bytes, bool, int, float, torch.Tensor)):
         return obj
-    if isinstance(obj, np.generic):
-        return obj.item()
     if isinstance(obj, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(obj))
     if isinstance(obj, HistoryBuffer):

@@ -19,6 +19,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmrefmutual.engine  # noqa: F401,F811
     import mmrefmutual.evaluation  # noqa: F401,F811
     import mmrefmutual.models  # noqa: F401,F811
+    import mmrefmutual.visualization  # noqa: F401,F811
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None \
             or not DefaultScope.check_instance_created('mmrefmutual')

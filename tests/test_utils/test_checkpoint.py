@@ -25,7 +25,8 @@ def test_plain_roundtrip_of_message_hub_objects(tmp_path):
     buf = HistoryBuffer()
     for v in (1.0, 2.5, 4.0):
         buf.update(v)
-    ckpt = {'meta': {'iter': 3, 'seed': np.int64(7), 'scale': np.float32(0.5)},
+    ckpt = {'meta': {'iter': 3, 'seed': np.int64(7), 'scale': np.float32(0.5),
+                     'lr': np.float64(0.1)},  # np.float64 is also a Python float
             'message_hub': {'log_scalars': {'train/loss': buf}, 'runtime_info': {'iter': 3}},
             'array': np.arange(4)}
     plain = to_plain(ckpt)
@@ -33,6 +34,7 @@ def test_plain_roundtrip_of_message_hub_objects(tmp_path):
     torch.save(plain, path)
     loaded = load_plain_checkpoint(str(path))  # weights_only=True, no extra globals
     assert loaded['meta']['seed'] == 7 and isinstance(loaded['meta']['seed'], int)
+    assert type(loaded['meta']['lr']) is float
     restored = from_plain(loaded['message_hub'])['log_scalars']['train/loss']
     assert isinstance(restored, HistoryBuffer)
     assert restored.mean() == pytest.approx(buf.mean())

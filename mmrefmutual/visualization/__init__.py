@@ -1,0 +1,3 @@
+from .ref_visualizer import RefLocalVisualizer
+
+__all__ = ['RefLocalVisualizer']
