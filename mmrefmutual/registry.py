@@ -12,7 +12,6 @@ from mmdet.registry import EVALUATOR as MMDET_EVALUATOR
 from mmdet.registry import HOOKS as MMDET_HOOKS
 from mmdet.registry import LOOPS as MMDET_LOOPS
 from mmdet.registry import METRICS as MMDET_METRICS
-from mmdet.registry import MODEL_WRAPPERS as MMDET_MODEL_WRAPPERS
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMDET_OPTIM_WRAPPER_CONSTRUCTORS
 from mmdet.registry import OPTIM_WRAPPERS as MMDET_OPTIM_WRAPPERS
@@ -24,6 +23,7 @@ from mmdet.registry import TRANSFORMS as MMDET_TRANSFORMS
 from mmdet.registry import VISBACKENDS as MMDET_VISBACKENDS
 from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
 from mmdet.registry import WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import Registry
 
 RUNNERS = Registry('runner', parent=MMDET_RUNNERS, locations=['mmrefmutual.engine'])
@@ -35,8 +35,11 @@ DATA_SAMPLERS = Registry(
 TRANSFORMS = Registry(
     'transform', parent=MMDET_TRANSFORMS, locations=['mmrefmutual.datasets.transforms'])
 MODELS = Registry('model', parent=MMDET_MODELS, locations=['mmrefmutual.models'])
+# A direct child of mmengine's root (mmdet registers no wrappers): Runner.wrap_model
+# looks wrappers up in the root registry, which resolves 'mmrefmutual.X' only for
+# its direct children.
 MODEL_WRAPPERS = Registry(
-    'model_wrapper', parent=MMDET_MODEL_WRAPPERS, locations=['mmrefmutual.models'])
+    'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['mmrefmutual.models'])
 WEIGHT_INITIALIZERS = Registry(
     'weight initializer', parent=MMDET_WEIGHT_INITIALIZERS, locations=['mmrefmutual.models'])
 TASK_UTILS = Registry('task util', parent=MMDET_TASK_UTILS, locations=['mmrefmutual.models'])

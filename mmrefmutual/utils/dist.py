@@ -24,8 +24,9 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
     if launcher == 'none':
         return
     if cfg.get('model_wrapper_cfg') is None:
+        # scoped name: mmengine's wrap_model looks it up in the root registry
         cfg.model_wrapper_cfg = dict(
-            type='DeviceAwareDDP', broadcast_buffers=False,
+            type='mmrefmutual.DeviceAwareDDP', broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     if torch.cuda.is_available() or torch_dist.is_initialized():
         return  # mmengine's init_dist handles GPUs (NCCL by default)

@@ -85,6 +85,7 @@ def test_vocab_travels_in_state_dict():
     assert other.vocab.words != head.vocab.words
     other.load_state_dict(state)
     assert other.vocab.words == head.vocab.words
+    assert state['vocab_data'].dtype == torch.uint8  # a plain tensor
     small = make_head(vocab=build_vocab(['a b']))
     with pytest.raises(ValueError, match='vocabulary'):
-        small.set_extra_state(state['_extra_state'])
+        small.load_state_dict(state)

@@ -85,7 +85,7 @@ def test_resume_restores_iteration_and_optimizer(synthetic_root, tmp_path):
         torch.testing.assert_close(got['state'][key]['exp_avg'], state['exp_avg'])
         assert float(got['state'][key]['step']) == float(state['step']) == 2
     # and the message hub (HistoryBuffer of losses) came back as HistoryBuffer
-    assert runner2.message_hub.get_scalar('train/loss').count == 2
+    assert len(runner2.message_hub.get_scalar('train/loss').data[0]) == 2
 
 
 def _free_port():

@@ -40,6 +40,7 @@ class IndicatedGenerationHead(BaseModule):
                  loss_weight: float = 1.0, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.vocab = WordVocab(vocab)
+        self.register_buffer('vocab_data', self._vocab_to_tensor(self.vocab.words))
         self.max_len = max_len
         self.use_indicator = use_indicator
         self.loss_weight = loss_weight
@@ -51,16 +52,26 @@ class IndicatedGenerationHead(BaseModule):
                                                 ffn_channels, dropout)
         self.classifier = nn.Linear(in_channels, len(self.vocab))
 
-    # the vocabulary travels inside the state dict (plain list of str: weights_only-safe)
-    def get_extra_state(self) -> dict:
-        return {'vocab': list(self.vocab.words)}
+    # The vocabulary travels inside the state dict as a uint8 buffer of its UTF-8 text:
+    # a plain tensor loads with weights_only=True and broadcasts in distributed runs.
+    @staticmethod
+    def _vocab_to_tensor(words: Sequence[str]) -> Tensor:
+        return torch.tensor(list('\n'.join(words).encode('utf-8')), dtype=torch.uint8)
 
-    def set_extra_state(self, state: dict) -> None:
-        words = state['vocab']
-        if len(words) != len(self.vocab):
-            raise ValueError(f'checkpoint vocabulary has {len(words)} words, the model '
-                             f'{len(self.vocab)}: build the model with that vocabulary')
-        self.vocab = WordVocab(words)
+    @staticmethod
+    def _tensor_to_vocab(data: Tensor) -> List[str]:
+        return bytes(data.tolist()).decode('utf-8').split('\n')
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        data = state_dict.get(prefix + 'vocab_data')
+        if data is not None:
+            words = self._tensor_to_vocab(data)
+            if len(words) != len(self.vocab):
+                raise ValueError(f'checkpoint vocabulary has {len(words)} words, the model '
+                                 f'{len(self.vocab)}: build the model with that vocabulary')
+            self.vocab = WordVocab(words)
+            self.vocab_data = data.clone().to(self.vocab_data.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def build_memory(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor) -> Tensor:
         """Indicated memory ``O + I(k)`` for each target.

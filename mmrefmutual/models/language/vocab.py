@@ -5,7 +5,7 @@ vocabulary built from the training expressions (as the REG literature does, e.g.
 SLR), because generated text must be plain lower-case words that the selection head
 reads exactly like human text; a sub-word vocabulary would need detokenisation rules.
 The vocabulary is stored inside the model's state dict (see
-``IndicatedGenerationHead.get_extra_state``), so a checkpoint is self-contained.
+the ``vocab_data`` buffer of ``IndicatedGenerationHead``), so a checkpoint is self-contained.
 """
 from collections import Counter
 from typing import Iterable, List, Sequence, Union
