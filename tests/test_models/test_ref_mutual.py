@@ -145,3 +145,28 @@ def test_frozen_modules_train_generation_head_only(model_cfg):
     assert all(p.grad is None for p in model.backbone.parameters())
     assert all(p.grad is None for p in model.selection_head.parameters())
     assert any(p.grad is not None for p in model.generation_head.parameters())
+
+
+def test_referee_scores_generated_expressions_for_rb_acc(model_cfg, tmp_path):
+    referee_model = build(model_cfg, seed=5).eval()
+    path = tmp_path / 'referee.pth'
+    torch.save(to_plain({'state_dict': referee_model.state_dict()}), path)
+    cfg = copy.deepcopy(model_cfg)
+    cfg.referee = dict(checkpoint=str(path))
+    model = build(cfg, seed=0).eval()
+    # the referee keeps the separately trained weights through init_weights
+    for a, b in zip(model.referee.selection_head.parameters(),
+                    referee_model.selection_head.parameters()):
+        assert torch.equal(a, b)
+    assert not any(p.requires_grad for p in model.referee.parameters())
+    inputs, samples = make_batch()
+    with torch.no_grad():
+        out = model.predict(inputs, samples)
+        proposals, _, _ = model.extract_proposals(inputs, samples)
+        for i, s in enumerate(out):
+            texts = s.pred_refs.texts
+            feats, pad = referee_model.text_encoder(texts)
+            scores = referee_model.selection_head(proposals[[i] * len(texts)], feats, pad)
+            expected = scores.argmax(-1) == s.pred_refs.proposal_inds
+            assert s.pred_refs.rb_correct.dtype == torch.bool
+            assert torch.equal(s.pred_refs.rb_correct, expected)

@@ -26,6 +26,12 @@ class RefMutual(Mask2Former):
         selection_head (dict, optional): RES head; ``text_channels`` is filled in
             from the text encoder.
         generation_head (dict, optional): REG head.
+        referee (dict, optional): For Rb-Acc (refer-back accuracy, paper Sec. 4.2):
+            ``dict(checkpoint=PATH)`` of a separately trained model of this
+            architecture whose ``selection_head``/``text_encoder`` weights score the
+            generated expressions against this model's proposals (the same proposal
+            set as generation used). Optional ``selection_head``/``text_encoder``
+            configs default to this model's. Adds ``pred_refs.rb_correct``.
         frozen_modules (Sequence[str]): Top-level children to freeze (no gradients,
             eval mode). Freezing ``panoptic_head`` also drops Mask2Former's losses
             and maps targets to proposals by bipartite matching instead; freezing
@@ -39,7 +45,8 @@ class RefMutual(Mask2Former):
     def __init__(self, backbone: ConfigType, panoptic_head: ConfigType,
                  panoptic_fusion_head: ConfigType, text_encoder: ConfigType,
                  selection_head: OptConfigType = None, generation_head: OptConfigType = None,
-                 neck: OptConfigType = None, frozen_modules: Sequence[str] = (),
+                 neck: OptConfigType = None, referee: OptConfigType = None,
+                 frozen_modules: Sequence[str] = (),
                  train_cfg: OptConfigType = None, test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -53,15 +60,38 @@ class RefMutual(Mask2Former):
             selection_head = dict(selection_head, text_channels=self.text_encoder.out_channels)
             self.selection_head = MODELS.build(selection_head)
         self.generation_head = MODELS.build(generation_head) if generation_head else None
+        self.referee = None
+        if referee is not None:
+            self.referee = self._build_referee(referee, text_encoder, selection_head)
         self.frozen_modules = tuple(frozen_modules)
         for name in self.frozen_modules:
             getattr(self, name).requires_grad_(False)
         self.test_cfg = test_cfg or dict()
 
+    def _build_referee(self, referee: dict, text_encoder: dict,
+                       selection_head: dict) -> torch.nn.ModuleDict:
+        """Frozen text encoder + selection head loaded from the referee checkpoint."""
+        from mmrefmutual.utils.checkpoint import load_plain_checkpoint
+        encoder = MODELS.build(referee.get('text_encoder', text_encoder))
+        head = MODELS.build(dict(referee.get('selection_head', selection_head),
+                                 text_channels=encoder.out_channels))
+        ckpt = load_plain_checkpoint(referee['checkpoint'], map_location='cpu')
+        state = ckpt.get('state_dict', ckpt)
+        for name, module in (('text_encoder', encoder), ('selection_head', head)):
+            module.load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
+                                    if k.startswith(name + '.')}, strict=True)
+        # loaded here, not from the checkpoint under test, which has no referee weights
+        for module in (encoder, head):
+            module.is_init = True
+        return torch.nn.ModuleDict(dict(text_encoder=encoder, selection_head=head)
+                                   ).requires_grad_(False).eval()
+
     def train(self, mode: bool = True):
         super().train(mode)
         for name in self.frozen_modules:
             getattr(self, name).eval()
+        if self.referee is not None:
+            self.referee.eval()
         return self
 
     # ------------------------------------------------------------------ shared
@@ -224,11 +254,19 @@ class RefMutual(Mask2Former):
             proposals, img_inds, prop_inds, beam_size=cfg.get('beam_size', 3),
             max_len=cfg.get('max_len', None), length_penalty=cfg.get('length_penalty', 0.0))
         best = [beams[0] for beams in texts]
+        rb_correct = None
+        if self.referee is not None:  # refer back: does the referee pick the target?
+            feats, pad_mask = self.referee.text_encoder(best)
+            scores = self.referee.selection_head(proposals[img_inds], feats, pad_mask)
+            rb_correct = (scores.argmax(-1) == prop_inds) & (t['prop_inds'] >= 0).to(
+                prop_inds.device)
         for i, sample in enumerate(batch_data_samples):
             sel = (img_inds == i).nonzero()[:, 0].tolist()
             if sel:
                 sample.pred_refs = InstanceData(texts=[best[j] for j in sel],
                                                 proposal_inds=prop_inds[sel])
+                if rb_correct is not None:
+                    sample.pred_refs.rb_correct = rb_correct[sel]
 
     def _forward(self, batch_inputs: Tensor, batch_data_samples: SampleList = None):
         """Proposals, class logits and mask logits of the final decoder layer."""

@@ -1,0 +1,111 @@
+"""Python API: image + expression -> mask (RES/REC), image + mask/box -> expression (REG)."""
+import copy
+from typing import List, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+import pycocotools.mask as mask_utils
+import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.runner.checkpoint import load_state_dict
+
+from mmrefmutual.datasets.text import normalize_expression
+from mmrefmutual.registry import MODELS
+from mmrefmutual.utils import load_plain_checkpoint, register_all_modules
+
+ImageType = Union[str, np.ndarray]
+
+
+def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
+               device: str = 'cpu', cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """Build a RefMutual model from a config and (optionally) a checkpoint.
+
+    The generation vocabulary is taken from the checkpoint, so the vocabulary file
+    named in the config need not exist.
+    """
+    register_all_modules()
+    cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    state = None
+    if checkpoint is not None:
+        ckpt = load_plain_checkpoint(checkpoint, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt)
+        vocab = state.get('generation_head.vocab_data')
+        if vocab is not None and cfg.model.get('generation_head'):
+            cfg.model.generation_head.vocab = bytes(vocab.tolist()).decode('utf-8').split('\n')
+    model = MODELS.build(cfg.model)
+    if state is not None:
+        load_state_dict(model, state, strict=False)
+    else:
+        model.init_weights()
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+def _run(model, image: ImageType, expressions: Sequence[str], masks: Optional[np.ndarray]):
+    """Pack one image through the config's test pipeline and predict."""
+    img = mmcv.imread(image) if isinstance(image, str) else image
+    h, w = img.shape[:2]
+    instances, refs = [], []
+    for k, mask in enumerate(masks if masks is not None else []):
+        rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+        x, y, bw, bh = mask_utils.toBbox(rle).tolist()
+        rle['counts'] = rle['counts'].decode('ascii')  # mmdet's loader takes str counts
+        instances.append(dict(bbox=[x, y, x + bw, y + bh], bbox_label=0, mask=rle,
+                              ignore_flag=0))
+        refs.append(dict(ref_id=k, ann_id=k, inst_idx=k, weight=1.0, sentences=[]))
+    if expressions:  # grounding needs no referent: hang the sentences on a dummy ref
+        if not refs:
+            instances.append(dict(bbox=[0, 0, w, h], bbox_label=0, ignore_flag=0,
+                                  mask=[[0, 0, w, 0, w, h, 0, h]]))
+            refs.append(dict(ref_id=-1, ann_id=-1, inst_idx=0, weight=1.0, sentences=[]))
+        refs[0]['sentences'] = [dict(sent_id=i, raw=e, sent=normalize_expression(e))
+                                for i, e in enumerate(expressions)]
+    pipeline = copy.deepcopy(model.cfg.test_dataloader.dataset.pipeline)
+    pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
+    data = Compose(pipeline)(dict(img=img, img_id=0, img_path=None, height=h, width=w,
+                                  instances=instances, refs=refs))
+    data = dict(inputs=[data['inputs']], data_samples=[data['data_samples']])
+    test_cfg = model.test_cfg
+    saved = dict(res=test_cfg.get('res', True), reg=test_cfg.get('reg', True))
+    test_cfg.update(res=bool(expressions), reg=masks is not None and len(masks) > 0)
+    try:
+        with torch.no_grad():
+            return model.test_step(data)[0]
+    finally:
+        test_cfg.update(saved)
+
+
+def segment(model, image: ImageType, expressions: Sequence[str]) -> List[dict]:
+    """RES/REC: one mask (bool, image size), box (xyxy) and score per expression."""
+    out = _run(model, image, list(expressions), None).pred_sents
+    return [dict(mask=m.cpu().numpy(), bbox=b.cpu().numpy(), score=float(s))
+            for m, b, s in zip(out.masks, out.bboxes, out.scores)]
+
+
+def describe(model, image: ImageType, masks: Optional[np.ndarray] = None,
+             boxes: Optional[np.ndarray] = None, beam_size: Optional[int] = None) -> List[str]:
+    """REG: one expression per object given as masks (K, H, W) or boxes (K, 4) xyxy.
+
+    Boxes are mapped to proposals by box IoU (``reg_input='box'``), masks by mask Dice.
+    """
+    img = mmcv.imread(image) if isinstance(image, str) else image
+    h, w = img.shape[:2]
+    by = 'mask'
+    if masks is None:
+        if boxes is None:
+            raise ValueError('give the objects to describe as masks or boxes')
+        by = 'box'
+        masks = np.zeros((len(boxes), h, w), dtype=bool)
+        for k, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, dtype=int)):
+            masks[k, max(y1, 0):y2, max(x1, 0):x2] = True
+    test_cfg = model.test_cfg
+    saved = dict(reg_input=test_cfg.get('reg_input', 'mask'),
+                 beam_size=test_cfg.get('beam_size', 3))
+    test_cfg.update(reg_input=by, beam_size=beam_size or saved['beam_size'])
+    try:
+        return list(_run(model, img, [], np.asarray(masks)).pred_refs.texts)
+    finally:
+        test_cfg.update(saved)
