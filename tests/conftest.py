@@ -36,6 +36,7 @@ def tiny_cfg_options(root: str, work_dir: str, iters: int = 4, batch_size: int =
         'test_dataloader.dataset.data_root': root + '/',
         'test_dataloader.num_workers': 0,
         'test_dataloader.persistent_workers': False,
+        'test_evaluator.1.oracle_ann_file': osp.join(root, 'refcoco', 'instances.json'),
         'model.generation_head.vocab': osp.join(root, 'refcoco', 'vocab.txt'),
         'train_cfg.max_iters': iters,
         'train_cfg.val_interval': 10**6,

@@ -1,5 +1,6 @@
 """tools/train.py, --resume and tools/dist_train.sh on the tiny synthetic benchmark."""
 import glob
+import json
 import os
 import os.path as osp
 import socket
@@ -44,6 +45,20 @@ def test_train_tool_writes_checkpoints_and_resumes(synthetic_root, tmp_path):
     # checkpoints hold plain containers and tensors only
     ckpt = torch.load(osp.join(work, 'iter_4.pth'), weights_only=True)
     assert ckpt['meta']['iter'] == 4
+
+    # evaluate it with tools/test.py on two splits: paper tables + JSON
+    out = str(tmp_path / 'test')
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'test.py'), CONFIG,
+           osp.join(work, 'iter_4.pth'), '--work-dir', out, '--splits', 'val', 'testA',
+           '--cfg-options'] + _cli(_options(synthetic_root, out))
+    run = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert 'Meteor' in run.stdout and 'mIoU' in run.stdout
+    with open(osp.join(out, 'test_results.json')) as f:
+        results = json.load(f)
+    assert set(results['RES']) == {'val', 'testA'} == set(results['REG'])
+    assert {'mIoU', 'oIoU', 'Pr@0.5', 'REC acc'} <= set(results['RES']['val'])
+    assert {'Meteor', 'CIDEr', 'Oracle unamb.'} <= set(results['REG']['val'])
 
     # resume from iter_2 with the CLI (weights_only=True loading throughout)
     opts = _options(synthetic_root, work, iters=5)
