@@ -28,14 +28,17 @@ from mmrefmutual.registry import MODELS
 from mmrefmutual.utils import register_all_modules
 
 
-def timeit(fn, reps):
-    fn()  # warm-up
-    times = []
+def timeit_pair(fn_a, fn_b, reps):
+    """Median times of two functions, measured alternately so that drift in the
+    machine's speed (other load, frequency) affects both alike."""
+    fn_a(), fn_b()  # warm-up
+    times_a, times_b = [], []
     for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+        for fn, times in ((fn_a, times_a), (fn_b, times_b)):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+    return float(np.median(times_a)), float(np.median(times_b))
 
 
 def make_batch(batch, size, num_objects=4, num_sents=1, device='cpu'):
@@ -96,8 +99,9 @@ def main():
     model.test_cfg.update(res=True, reg=False)
     inputs, samples = make_batch(1, args.img_size, num_sents=args.expressions, device=dev)
     with torch.no_grad():
-        t_extract = timeit(lambda: model.extract_proposals(inputs, samples), args.reps)
-        t_res = timeit(lambda: model.predict(inputs, copy.deepcopy(samples)), args.reps)
+        t_extract, t_res = timeit_pair(lambda: model.extract_proposals(inputs, samples),
+                                       lambda: model.predict(inputs, copy.deepcopy(samples)),
+                                       args.reps)
     print(f'(a) extraction {t_extract * 1e3:.0f} ms; RES eval of {args.expressions} expressions '
           f'{t_res * 1e3:.0f} ms -> ratio {t_res / t_extract:.3f} (target <= 1.15)')
 
@@ -112,8 +116,7 @@ def main():
         imgs = torch.zeros_like(targets)
         gen = (lambda cache: head.generate(proposals, imgs, targets, beam_size=3, max_len=20,
                                            use_cache=cache))
-        t_cache = timeit(lambda: gen(True), args.reps)
-        t_plain = timeit(lambda: gen(False), args.reps)
+        t_cache, t_plain = timeit_pair(lambda: gen(True), lambda: gen(False), args.reps)
         head.classifier.bias.data.copy_(bias)
     print(f'(b) beam search (10 objects, beam 3, 20 tokens): cached {t_cache * 1e3:.0f} ms, '
           f'uncached {t_plain * 1e3:.0f} ms -> speed-up {t_plain / t_cache:.2f}x (target >= 3)')
@@ -139,8 +142,7 @@ def main():
             sum(losses.values()).backward()
             opt.step()
         return run
-    t_m2f = timeit(step(m2f), args.reps)
-    t_joint = timeit(step(model), args.reps)
+    t_m2f, t_joint = timeit_pair(step(m2f), step(model), args.reps)
     print(f'(c) train iteration (batch {args.train_batch}): Mask2Former {t_m2f * 1e3:.0f} ms, '
           f'joint {t_joint * 1e3:.0f} ms -> ratio {t_joint / t_m2f:.3f} (target <= 1.3)')
 

@@ -38,8 +38,13 @@ class CachedAttention(nn.Module):
         return x.view(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
 
     def project_kv(self, x: Tensor) -> Tuple[Tensor, Tensor]:
-        """(B, L, C) -> keys and values, each (B, heads, L, C / heads)."""
-        return self._split(self.k_proj(x)), self._split(self.v_proj(x))
+        """(B, L, C) -> keys and values, each (B, heads, L, C / heads).
+
+        Made contiguous once here: attention would otherwise copy the transposed
+        views on every call, i.e. the whole memory at every decoding step.
+        """
+        return (self._split(self.k_proj(x)).contiguous(),
+                self._split(self.v_proj(x)).contiguous())
 
     def forward(self, x: Tensor, k: Tensor, v: Tensor,
                 key_padding_mask: Optional[Tensor] = None, is_causal: bool = False) -> Tensor:
