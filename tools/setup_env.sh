@@ -13,7 +13,11 @@ PY="$VENV/bin/python"
 stamp="$VENV/.mmrefmutual-setup"
 want=$(cat requirements/*.txt setup.cfg setup.py 2>/dev/null | sha1sum | cut -c1-16)
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PY" -c "import mmrefmutual" 2>/dev/null; then
+# the stamp says these requirements were installed; find_spec checks nothing was removed
+# without paying for importing torch
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PY" -c "
+import importlib.util as u
+assert all(u.find_spec(m) for m in ('torch', 'mmcv', 'mmdet', 'mmrefmutual'))" 2>/dev/null; then
   exit 0  # already set up for these requirements
 fi
 t0=$(date +%s)
