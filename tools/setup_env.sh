@@ -29,7 +29,7 @@ pip_() { "$PY" -m pip install --disable-pip-version-check -q "$@"; }
 # 2. mmcv 2.1.0 has no wheel for recent torch: build it with its C++ ops (pip caches the wheel).
 if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
   pip_ "setuptools>=77,<81" wheel ninja numpy
-  echo "[setup] building mmcv 2.1.0 with ops (first time only: 7-20 min on 2 cores)" >&2
+  echo "[setup] installing mmcv 2.1.0 with ops (pip builds it from source once, 7-20 min on 2 cores, then reuses its cached wheel)" >&2
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} pip_ --no-build-isolation mmcv==2.1.0
 fi
 # 3. the rest; the pinned torch stays because it satisfies every torch range below.
