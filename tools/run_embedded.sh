@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The README's main-job command: set up the environment, generate the built-in synthetic
 # referring benchmark (RefCOCO format), train step 1 (joint RES + REG) of the tiny CPU
-# model on it and evaluate it on val / testA / testB, printing the paper-style tables.
+# model on it, then step 2 (disambiguation supervision of the REG head), and evaluate
+# both on val / testA / testB, printing the paper-style tables.
 #
-#   MAX_ITERS=4000   training iterations (~35 min on 2 CPU cores)
+#   MAX_ITERS=4000   step-1 iterations (~35 min on 2 CPU cores)
+#   STEP2_ITERS=1000 step-2 iterations (~4 min)
 #   NUM_IMAGES=6000  size of the synthetic benchmark (half with refs: 2400 train images);
 #                    regenerated when this or the seed changes
 #   WORK_DIR=work_dirs/synthetic_step1_joint_tiny
@@ -13,6 +15,7 @@ bash tools/setup_env.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 PY=.venv/bin/python
 MAX_ITERS=${MAX_ITERS:-4000}
+STEP2_ITERS=${STEP2_ITERS:-1000}
 NUM_IMAGES=${NUM_IMAGES:-6000}
 DATA=data/synthetic
 WORK_DIR=${WORK_DIR:-work_dirs/synthetic_step1_joint_tiny}
@@ -33,4 +36,19 @@ $PY tools/train.py "$CONFIG" --work-dir "$WORK_DIR" \
     param_scheduler.end="$MAX_ITERS" \
     "param_scheduler.milestones=[$((MAX_ITERS * 2 / 3)),$((MAX_ITERS * 8 / 9))]"
 CKPT=$(ls -t "$WORK_DIR"/iter_*.pth | head -n 1)
-$PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" --splits val testA testB
+
+# Step 2: only the generation head learns, rewarded by the frozen selection head (+ CIDEr).
+STEP2_DIR="$WORK_DIR/step2_rl"
+$PY tools/train.py configs/mutual/synthetic_step2_rl_tiny.py --work-dir "$STEP2_DIR" \
+    --cfg-options load_from="$CKPT" train_cfg.max_iters="$STEP2_ITERS" \
+    default_hooks.checkpoint.interval="$STEP2_ITERS" \
+    val_cfg=None val_dataloader=None val_evaluator=None
+CKPT2=$(ls -t "$STEP2_DIR"/iter_*.pth | head -n 1)
+
+# Rb-Acc needs a referee: the step-1 model's own selection head (the same for both steps,
+# since step 2 freezes it; the paper uses a separately trained one, see README).
+for ckpt in "$CKPT" "$CKPT2"; do
+  echo "[main] evaluating $ckpt"
+  $PY tools/test.py "$CONFIG" "$ckpt" --work-dir "$(dirname "$ckpt")/test" \
+      --splits val testA testB --cfg-options model.referee.checkpoint="$CKPT"
+done

@@ -89,3 +89,55 @@ def test_vocab_travels_in_state_dict():
     small = make_head(vocab=build_vocab(['a b']))
     with pytest.raises(ValueError, match='vocabulary'):
         small.load_state_dict(state)
+
+
+def test_sequence_log_probs_match_beam_scores_and_teacher_forcing():
+    head = make_head().eval()
+    proposals = torch.randn(2, 6, 32)
+    img, props = torch.tensor([0, 1, 1]), torch.tensor([1, 0, 5])
+    tokens, scores = head.search(proposals, img, props, beam_size=4)
+    logp = head.sequence_log_probs(proposals, img, props, tokens)
+    assert logp.shape == (3, 4)
+    # beam search's scores are these log-probabilities (no length penalty)
+    torch.testing.assert_close(logp, scores, rtol=1e-4, atol=1e-4)
+    # and the teacher-forcing loss is their negative (one sequence per target)
+    texts = [beams[0] for beams in head.decode(tokens)]
+    nll = head.loss(proposals, img, props, texts)['loss_reg']
+    torch.testing.assert_close(nll, -logp[:, 0].mean(), rtol=1e-4, atol=1e-4)
+
+
+def test_policy_gradient_raises_the_reward():
+    """Eq. (4) with beam samples: a reward for 'red square' turns the head's best expression
+    from 'blue square' (2/3 of its training data) to 'red square' (1/3)."""
+    head = make_head()
+    proposals = torch.randn(1, 6, 32)
+    img, props = torch.tensor([0, 0]), torch.tensor([1, 4])
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+    texts = ['blue square', 'blue square', 'red square']
+    for _ in range(60):
+        loss = head.loss(proposals, torch.tensor([0] * 6), torch.tensor([1, 1, 1, 4, 4, 4]),
+                         texts * 2)['loss_reg']
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def best():
+        head.eval()
+        texts, _ = head.generate(proposals, img, props, beam_size=1)
+        head.train()
+        return [t[0] for t in texts]
+
+    def reward_fn(texts):
+        return torch.tensor([[float(t == 'red square') for t in beams] for beams in texts])
+
+    assert best() == ['blue square', 'blue square']
+    for _ in range(30):
+        out = head.loss_policy_gradient(proposals, img, props, reward_fn, num_samples=5)
+        assert set(out) == {'loss_reg_rl', 'reward'} and not out['reward'].requires_grad
+        assert out['reward'].item() == pytest.approx(0.2)  # 'red square' is 1 of 5 beams
+        opt.zero_grad()
+        out['loss_reg_rl'].backward()
+        opt.step()
+    assert best() == ['red square', 'red square']
+    with pytest.raises(ValueError, match='baseline'):
+        head.loss_policy_gradient(proposals, img, props, reward_fn, baseline='greedy')

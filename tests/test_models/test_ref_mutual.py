@@ -170,3 +170,47 @@ def test_referee_scores_generated_expressions_for_rb_acc(model_cfg, tmp_path):
             expected = scores.argmax(-1) == s.pred_refs.proposal_inds
             assert s.pred_refs.rb_correct.dtype == torch.bool
             assert torch.equal(s.pred_refs.rb_correct, expected)
+
+
+def test_disambiguation_supervision_step2(model_cfg):
+    """Step 2: only the generation head learns, from the policy gradient whose reward
+    comes from the frozen selection head's scores of the generated expressions."""
+    cfg = copy.deepcopy(model_cfg)
+    cfg.frozen_modules = ['backbone', 'panoptic_head', 'text_encoder', 'selection_head']
+    corpus = {10: TEXTS[:1], 11: TEXTS[1:], 12: ['a blue circle']}
+    cfg.disambiguation = dict(num_samples=3, reward=dict(
+        type='UnambiguityCiderReward', alpha=4.0, tau=2.5, corpus=corpus))
+    model = build(cfg).train()
+    inputs, samples = make_batch()
+    for s in samples:
+        s.gt_refs.sentences = [TEXTS[:1], TEXTS[1:]]
+    calls = []
+    reward = model.reward
+
+    def spy(scores, targets, texts, refs):
+        calls.append((scores, targets, texts, refs))
+        return reward(scores, targets, texts, refs)
+
+    model.reward = spy
+    losses = model.loss(inputs, samples)
+    assert set(losses) == {'loss_reg_rl', 'reward'}
+    losses['loss_reg_rl'].backward()
+    assert all(p.grad is None for p in model.backbone.parameters())
+    assert all(p.grad is None for p in model.selection_head.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.generation_head.parameters())
+    # 2 images x 2 refs x 3 beam samples, scored on their own image's proposals
+    (scores, targets, texts, refs), = calls
+    assert scores.shape == (12, 8) and len(texts) == 12
+    assert refs == [TEXTS[:1]] * 3 + [TEXTS[1:]] * 3 + [TEXTS[:1]] * 3 + [TEXTS[1:]] * 3
+    with torch.no_grad():
+        proposals, _, _ = model.extract_proposals(inputs, samples)
+        img = torch.tensor([0] * 6 + [1] * 6)
+        torch.testing.assert_close(model.select(proposals[img], texts), scores)
+    # every sentence of a ref is needed (CIDEr's references)
+    for s in samples:
+        del s.gt_refs.sentences
+    with pytest.raises(ValueError, match='sentences'):
+        model.loss(inputs, samples)
+    with pytest.raises(ValueError, match='selection head'):
+        MODELS.build(dict(copy.deepcopy(cfg), selection_head=None))

@@ -122,3 +122,33 @@ def test_dist_train_two_cpu_processes_gloo(synthetic_root, tmp_path):
     assert sorted(osp.basename(p) for p in glob.glob(osp.join(work, '*.pth'))) == ['iter_2.pth']
     ckpt = torch.load(osp.join(work, 'iter_2.pth'), weights_only=True)
     assert ckpt['meta']['iter'] == 2
+
+
+def test_step2_disambiguation_from_step1_checkpoint(synthetic_root, tmp_path):
+    """tools/train.py with the step-2 config: loads the step-1 checkpoint, trains only the
+    generation head by policy gradient (reward logged), leaves every other weight as is."""
+    step1 = str(tmp_path / 'step1')
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), CONFIG,
+           '--cfg-options'] + _cli(_options(synthetic_root, step1, iters=2))
+    run = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    step2 = str(tmp_path / 'step2')
+    opts = _options(synthetic_root, step2, iters=2)
+    del opts['param_scheduler.end']  # step 2 runs at a constant lr
+    opts['load_from'] = osp.join(step1, 'iter_2.pth')
+    opts['model.disambiguation.reward.corpus_refs_file'] = osp.join(
+        synthetic_root, 'refcoco', 'refs(unc).p')
+    config2 = osp.join(REPO, 'configs', 'mutual', 'synthetic_step2_rl_tiny.py')
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config2,
+           '--cfg-options'] + _cli(opts)
+    run = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-3000:]
+    assert 'loss_reg_rl' in log and 'reward' in log and 'loss_res' not in log
+    before = torch.load(osp.join(step1, 'iter_2.pth'), weights_only=True)['state_dict']
+    after = torch.load(osp.join(step2, 'iter_2.pth'), weights_only=True)['state_dict']
+    assert before.keys() == after.keys()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith('generation_head.') for k in changed)
+    assert any('backbone' in k and 'running_mean' in k for k in before)  # BN stats frozen too

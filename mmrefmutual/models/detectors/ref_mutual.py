@@ -10,7 +10,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmrefmutual.registry import MODELS
+from mmrefmutual.registry import MODELS, TASK_UTILS
 
 
 @MODELS.register_module()
@@ -36,6 +36,15 @@ class RefMutual(Mask2Former):
             eval mode). Freezing ``panoptic_head`` also drops Mask2Former's losses
             and maps targets to proposals by bipartite matching instead; freezing
             ``selection_head`` drops the RES loss (step 2 of the paper).
+        disambiguation (dict, optional): Step 2 of the paper, disambiguation
+            supervision (RES -> REG, Sec. 3.3.1): the REG teacher-forcing loss is
+            replaced by the policy-gradient loss of
+            :meth:`IndicatedGenerationHead.loss_policy_gradient` with
+            ``num_samples`` beam samples per referred object, ``baseline``, and
+            ``reward`` (a ``TASK_UTILS`` config, e.g. ``UnambiguityCiderReward``)
+            computed from this model's selection head. Needs every sentence of a ref
+            in training (no ``RandomSelectExpression`` in the pipeline): they are
+            CIDEr's references.
         train_cfg (dict): Mask2Former's train_cfg.
         test_cfg (dict): Mask2Former's test_cfg plus ``res`` / ``reg`` (which
             tasks to predict), ``beam_size``, ``max_len``, ``length_penalty`` and
@@ -46,7 +55,7 @@ class RefMutual(Mask2Former):
                  panoptic_fusion_head: ConfigType, text_encoder: ConfigType,
                  selection_head: OptConfigType = None, generation_head: OptConfigType = None,
                  neck: OptConfigType = None, referee: OptConfigType = None,
-                 frozen_modules: Sequence[str] = (),
+                 frozen_modules: Sequence[str] = (), disambiguation: OptConfigType = None,
                  train_cfg: OptConfigType = None, test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -64,6 +73,13 @@ class RefMutual(Mask2Former):
         if referee is not None:
             self.referee = self._build_referee(referee, text_encoder, selection_head)
         self.frozen_modules = tuple(frozen_modules)
+        self.disambiguation = None
+        if disambiguation is not None:
+            if self.selection_head is None or self.generation_head is None:
+                raise ValueError('disambiguation supervision needs a selection head (the '
+                                 'reward) and a generation head (the policy)')
+            self.disambiguation = dict(disambiguation)
+            self.reward = TASK_UTILS.build(self.disambiguation.pop('reward'))
         for name in self.frozen_modules:
             getattr(self, name).requires_grad_(False)
         self.test_cfg = test_cfg or dict()
@@ -130,7 +146,7 @@ class RefMutual(Mask2Former):
 
         Returns:
             dict: ``img_inds``, ``prop_inds``, ``weights`` (tensors over rows),
-            ``texts`` (sentences, for 'sents').
+            ``texts`` (sentences, for 'sents'; for 'refs', every sentence of each ref).
         """
         img_inds, prop_inds, weights, texts = [], [], [], []
         for i, sample in enumerate(batch_data_samples):
@@ -143,6 +159,7 @@ class RefMutual(Mask2Former):
                 if 'gt_refs' not in sample or len(sample.gt_refs.inst_inds) == 0:
                     continue
                 ref_inds = torch.arange(len(sample.gt_refs.inst_inds))
+                texts += [list(s) for s in sample.gt_refs.get('sentences', [[]] * len(ref_inds))]
             if gt_to_prop is None:  # grounding only: no referent needed
                 prop, weight = torch.zeros_like(ref_inds), torch.ones(len(ref_inds))
             else:  # inst_inds is -1 for a referent that the pipeline ignored
@@ -180,19 +197,51 @@ class RefMutual(Mask2Former):
         weights = t['weights'][keep].to(dev)
         texts = [s for s, k in zip(t['texts'], keep.tolist()) if k]
         if not texts:  # keep every parameter in the graph (DDP), with zero loss
-            zero = proposals.sum() * 0
-            if self.selection_head is not None and 'selection_head' not in self.frozen_modules:
-                losses['loss_res'] = zero
-            if self.generation_head is not None and 'generation_head' not in self.frozen_modules:
-                losses['loss_reg'] = zero
+            for name, key in (('selection_head', 'loss_res'), ('generation_head', 'loss_reg')):
+                head = getattr(self, name)
+                if head is not None and name not in self.frozen_modules:
+                    losses[key] = proposals.sum() * 0 + sum(p.sum() for p in head.parameters()) * 0
             return losses
         if self.selection_head is not None and 'selection_head' not in self.frozen_modules:
             scores = self.select(proposals[img_inds], texts)
             losses.update(self.selection_head.loss(scores, prop_inds, weights))
         if self.generation_head is not None and 'generation_head' not in self.frozen_modules:
-            losses.update(self.generation_head.loss(proposals, img_inds, prop_inds, texts,
-                                                    weights))
+            if self.disambiguation is not None:
+                losses.update(self._disambiguation_loss(proposals, gt_to_prop,
+                                                        batch_data_samples))
+            else:
+                losses.update(self.generation_head.loss(proposals, img_inds, prop_inds,
+                                                        texts, weights))
         return losses
+
+    def _disambiguation_loss(self, proposals: Tensor, gt_to_prop: List[Tensor],
+                             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """Policy-gradient REG loss with the unambiguity + CIDEr reward (step 2)."""
+        t = self._gather(batch_data_samples, gt_to_prop, 'refs')
+        keep = (t['prop_inds'] >= 0).tolist()
+        dev = proposals.device
+        rows = torch.tensor([i for i, k in enumerate(keep) if k], dtype=torch.long)
+        img_inds, prop_inds = t['img_inds'][rows].to(dev), t['prop_inds'][rows].to(dev)
+        references = [t['texts'][i] for i in rows.tolist()]
+        if any(len(r) == 0 for r in references):
+            raise ValueError('disambiguation supervision needs the sentences of every ref')
+        cfg = self.disambiguation
+        num_samples = cfg.get('num_samples', 5)
+
+        def reward_fn(texts: List[List[str]]) -> Tensor:
+            flat = [text for beams in texts for text in beams]
+            rep = torch.arange(len(texts), device=dev).repeat_interleave(num_samples)
+            with torch.no_grad():
+                scores = self.select(proposals[img_inds[rep]], flat)
+            refs = [references[i] for i in rep.tolist()]
+            return self.reward(scores, prop_inds[rep], flat, refs).view(len(texts), -1)
+
+        if len(rows) == 0:  # keep the head in the graph (DDP) with zero loss
+            zero = sum(p.sum() for p in self.generation_head.parameters()) * 0
+            return dict(loss_reg_rl=zero)
+        return self.generation_head.loss_policy_gradient(
+            proposals, img_inds, prop_inds, reward_fn, num_samples=num_samples,
+            baseline=cfg.get('baseline', 'mean'), weights=t['weights'][rows].to(dev))
 
     # ------------------------------------------------------------------ inference
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,

@@ -1,12 +1,12 @@
 """Indicated generation head (REG), Sec. 3.2 and Eq. (1)-(2) of the paper."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmrefmutual.models.language.vocab import BOS, EOS, PAD, WordVocab
+from mmrefmutual.models.language.vocab import BOS, EOS, PAD, UNK, WordVocab
 from mmrefmutual.models.layers import CachedTransformerDecoder, beam_search
 from mmrefmutual.registry import MODELS
 
@@ -127,6 +127,19 @@ class IndicatedGenerationHead(BaseModule):
             tuple: ``texts[m][j]``, the j-th best expression of target m, and their
             log-probability scores (M, beam_size).
         """
+        tokens, scores = self.search(proposals, img_inds, prop_inds, beam_size, max_len,
+                                     use_cache, length_penalty)
+        return self.decode(tokens), scores
+
+    def decode(self, tokens: Tensor) -> List[List[str]]:
+        """(M, K, T) token ids -> ``texts[m][k]``."""
+        return [[self.vocab.decode(seq) for seq in beams] for beams in tokens.tolist()]
+
+    @torch.no_grad()
+    def search(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
+               beam_size: int = 3, max_len: Optional[int] = None,
+               use_cache: bool = True, length_penalty: float = 0.0) -> Tuple[Tensor, Tensor]:
+        """Beam search returning token ids (M, beam_size, T), best first, and scores."""
         max_len = min(max_len or self.max_len, self.max_len)
         memory = self.build_memory(proposals, img_inds, prop_inds)
         # beams of a target share its memory (beam_search keeps rows within a target)
@@ -139,14 +152,67 @@ class IndicatedGenerationHead(BaseModule):
                 x = self.decoder(x, memory_kvs, caches=caches)
             else:  # the whole prefix again (reference path for tests/benchmarks)
                 x = self.decoder(self._embed(tokens), memory_kvs)[:, -1:]
-            return self.classifier(x[:, 0]).log_softmax(-1)
+            logp = self.classifier(x[:, 0]).float().log_softmax(-1)
+            logp[:, UNK] = float('-inf')  # generated text is made of vocabulary words
+            return logp
 
         def reorder(rows: Tensor) -> None:
             for cache in caches:
                 for key in cache:
                     cache[key] = cache[key][rows]
 
-        tokens, scores = beam_search(step, reorder, len(img_inds), beam_size, max_len,
-                                     BOS, EOS, PAD, proposals.device, length_penalty)
-        texts = [[self.vocab.decode(seq) for seq in beams] for beams in tokens.tolist()]
-        return texts, scores
+        return beam_search(step, reorder, len(img_inds), beam_size, max_len,
+                           BOS, EOS, PAD, proposals.device, length_penalty)
+
+    def sequence_log_probs(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
+                           tokens: Tensor) -> Tensor:
+        """Log-probabilities log p(Y | O + I(k)) of given sequences, with gradients.
+
+        Args:
+            tokens (Tensor): (M, K, T) K sequences per target, without BOS, ended by
+                EOS and padded (as :meth:`search` returns them).
+
+        Returns:
+            Tensor: (M, K) summed token log-probabilities (EOS included).
+        """
+        m, k, t = tokens.shape
+        bos = tokens.new_full((m * k, 1), BOS)
+        inputs = torch.cat([bos, tokens.flatten(0, 1)[:, :-1]], dim=1)
+        memory = self.build_memory(proposals, img_inds, prop_inds)
+        # the K sequences of a target attend to its memory, which is projected once
+        x = self.decoder(self._embed(inputs), self.decoder.project_memory(memory))
+        logp = self.classifier(x).float().log_softmax(-1)
+        logp = logp.gather(-1, tokens.flatten(0, 1)[..., None])[..., 0]
+        return logp.masked_fill(tokens.flatten(0, 1) == PAD, 0.0).sum(-1).view(m, k)
+
+    def loss_policy_gradient(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
+                             reward_fn: Callable[[List[List[str]]], Tensor],
+                             num_samples: int = 5, baseline: str = 'mean',
+                             weights: Optional[Tensor] = None) -> dict:
+        """Policy-gradient loss of Eq. (4), with beam-search samples (Sec. 3.3.1).
+
+        ``num_samples`` expressions per target come from beam search (the paper's
+        eps_1 = 5) and ``L = -(r(Y, k) - b) log p(Y | O + I(k))``, averaged over
+        targets and samples.
+
+        Args:
+            reward_fn (callable): ``texts[m][j]`` -> rewards (M, num_samples).
+            baseline (str): ``'mean'``: b = the mean reward of the target's samples
+                (self-critical, SCST-style variance reduction; the paper cites SCST
+                without naming its baseline, this is our choice); ``'none'``: b = 0,
+                Eq. (4) literally.
+            weights (Tensor, optional): (M,) per-target weights.
+
+        Returns:
+            dict: ``loss_reg_rl`` and, for logging, ``reward`` (mean reward).
+        """
+        if baseline not in ('mean', 'none'):
+            raise ValueError(f"baseline must be 'mean' or 'none', got {baseline!r}")
+        tokens, _ = self.search(proposals, img_inds, prop_inds, beam_size=num_samples)
+        rewards = reward_fn(self.decode(tokens)).to(proposals.device).float()
+        advantage = rewards - rewards.mean(1, keepdim=True) if baseline == 'mean' else rewards
+        logp = self.sequence_log_probs(proposals, img_inds, prop_inds, tokens)
+        loss = -(advantage.detach() * logp).mean(1)
+        if weights is not None:
+            loss = loss * weights
+        return dict(loss_reg_rl=self.loss_weight * loss.mean(), reward=rewards.mean().detach())

@@ -43,6 +43,7 @@ def beam_search(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], No
             forced = torch.full_like(logp, float('-inf'))
             forced[:, eos] = logp[:, eos]
             logp = forced
+        logp[:, [bos, pad]] = float('-inf')  # never generated: no empty or restarted text
         logp[finished] = float('-inf')
         logp[finished, pad] = 0.0  # a finished beam only continues with free padding
         cand = (scores.view(-1, 1) + logp).view(b, k * vocab)

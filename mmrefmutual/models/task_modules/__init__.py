@@ -1,0 +1,3 @@
+from .rewards import UnambiguityCiderReward
+
+__all__ = ['UnambiguityCiderReward']
