@@ -89,7 +89,8 @@ def describe(model, image: ImageType, masks: Optional[np.ndarray] = None,
              boxes: Optional[np.ndarray] = None, beam_size: Optional[int] = None) -> List[str]:
     """REG: one expression per object given as masks (K, H, W) or boxes (K, 4) xyxy.
 
-    Boxes are mapped to proposals by box IoU (``reg_input='box'``), masks by mask Dice.
+    Boxes and masks are mapped to proposals by bipartite matching (box IoU or mask
+    BCE + Dice, each with the proposal's foreground probability; ``reg_input``).
     """
     img = mmcv.imread(image) if isinstance(image, str) else image
     h, w = img.shape[:2]

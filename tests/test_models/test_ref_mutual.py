@@ -112,6 +112,18 @@ def test_match_targets_by_mask_and_box(model_cfg):
     for by in ('mask', 'box'):
         got = model.panoptic_head.match_targets(cls, logits, gt, meta, by=by)
         assert got.tolist() == [5, 0, 3], by
+    # Mask2Former's duplicates: proposal 6 fits object 1 exactly, proposal 0 less well
+    # (less confident, its last row missing), but 6 is classified "no object"; the object
+    # maps to the proposal that Mask2Former's assignment (class term included) would pick.
+    logits[6] = logits[0]
+    rows = small[1].sum(1).nonzero()[:, 0]
+    logits[0] = small[1] * 6 - 3
+    logits[0, rows[-1]] = -3
+    cls[:, -1] = -5.0
+    cls[6, -1] = 5.0
+    for by in ('mask', 'box'):
+        got = model.panoptic_head.match_targets(cls, logits, gt, meta, by=by)
+        assert got.tolist() == [5, 0, 3], by
     with pytest.raises(ValueError):
         model.panoptic_head.match_targets(cls, logits, gt, meta, by='point')
 

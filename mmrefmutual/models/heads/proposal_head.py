@@ -28,16 +28,28 @@ class ProposalMask2FormerHead(Mask2FormerHead):
     Args:
         target_matcher (dict): Assigner used by :meth:`match_targets` for masks.
         box_matcher (dict): Assigner used by :meth:`match_targets` for boxes.
+            Both weigh the proposal's foreground probability as Mask2Former's
+            assigner weighs its class probability.
         **kwargs: ``Mask2FormerHead`` arguments.
     """
 
+    # Mask2Former's own assignment costs (class 2, mask BCE 5, Dice 5) with the class
+    # term made class-agnostic (``ForegroundCost``), so that a given object maps to the
+    # proposal that Mask2Former would have assigned to it in training.
     def __init__(self, *args,
                  target_matcher: dict = dict(
                      type='HungarianAssigner',
-                     match_costs=[dict(type='DiceCost', weight=1.0, pred_act=True, eps=1.0)]),
+                     match_costs=[
+                         dict(type='ForegroundCost', weight=2.0),
+                         dict(type='CrossEntropyLossCost', weight=5.0, use_sigmoid=True),
+                         dict(type='DiceCost', weight=5.0, pred_act=True, eps=1.0)
+                     ]),
                  box_matcher: dict = dict(
                      type='HungarianAssigner',
-                     match_costs=[dict(type='IoUCost', iou_mode='iou', weight=1.0)]),
+                     match_costs=[
+                         dict(type='ForegroundCost', weight=2.0),
+                         dict(type='IoUCost', iou_mode='iou', weight=5.0)
+                     ]),
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.target_matcher = TASK_UTILS.build(target_matcher)
@@ -86,8 +98,8 @@ class ProposalMask2FormerHead(Mask2FormerHead):
                 input).
             gt_instances (InstanceData): ``masks`` (at the padded input size, as the
                 data preprocessor leaves them), ``bboxes``, ``labels``.
-            by (str): 'mask' (Dice cost on masks) or 'box' (IoU of the proposal's
-                box with the given box).
+            by (str): 'mask' (foreground, mask BCE and Dice costs) or 'box'
+                (foreground cost and IoU of the proposal's box with the given box).
 
         Returns:
             Tensor: (num_gts,) proposal index of each object.

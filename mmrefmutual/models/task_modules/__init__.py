@@ -1,3 +1,4 @@
+from .match_costs import ForegroundCost
 from .rewards import UnambiguityCiderReward
 
-__all__ = ['UnambiguityCiderReward']
+__all__ = ['ForegroundCost', 'UnambiguityCiderReward']
