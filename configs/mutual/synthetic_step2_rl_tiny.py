@@ -15,8 +15,11 @@ model = dict(
                     corpus_refs_file='data/synthetic/refcoco/refs(unc).p',
                     corpus_split='train')))
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline={{_base_.test_pipeline}}))
-# minutes instead of days: 1000 iterations at lr 1e-4 instead of the paper's 20k at 1e-6
-# (measured on val: 1e-5 and 5e-5 move less, 3e-4 collapses; see README)
+# minutes instead of days: 1000 iterations at lr 1e-4 instead of the paper's 20k at 1e-6.
+# Measured on val from the same step-1 model (METEOR / CIDEr / Rb-Acc / oracle unamb.;
+# before step 2: 0.254 / 1.237 / 51.7 / 20.6 %): lr 1e-6 0.262 / 1.260 / 53.7 / 22.0 %,
+# 3e-5 0.304 / 1.266 / 73.7 / 66.3 %, 1e-4 0.303 / 1.273 / 74.0 / 65.4 %, 3e-4 collapses
+# (0.046 / 0.020 / 31.2 / 0 %).
 max_iters = 1000
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 optim_wrapper = dict(optimizer=dict(lr=1e-4))
@@ -24,3 +27,5 @@ default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(interval=500, max_keep_ckpts=2),
                      visualization=dict(draw=False))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
+# a fixed seed, so that the embedded default repeats its figures
+randomness = dict(seed=0)

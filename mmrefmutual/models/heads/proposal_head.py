@@ -1,5 +1,5 @@
 """Mask2Former head that also exposes its proposals."""
-from typing import List, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
