@@ -67,15 +67,40 @@ def test_overfit_reproduces_sentences_and_distinguishes_objects():
         assert torch.all(scores[:, :-1] >= scores[:, 1:])  # best first
 
 
-def test_beam_search_cache_matches_no_cache():
+@pytest.mark.parametrize('beam,max_len,length_penalty',
+                         [(1, 10, 0.0), (2, 3, 0.0), (3, 10, 0.0), (3, 10, 0.8), (5, 6, 0.0),
+                          (5, 10, 1.0), (3, 1, 0.0)])
+def test_beam_search_cache_matches_no_cache(beam, max_len, length_penalty):
+    """The static key/value cache gives the tokens and scores of decoding the whole prefix
+    at every step (random weights, so that texts are long and varied)."""
     head = make_head().eval()
     proposals = torch.randn(2, 6, 32)
-    img, props = torch.tensor([0, 1, 1]), torch.tensor([1, 0, 5])
-    for beam in (1, 3):
-        cached, s1 = head.generate(proposals, img, props, beam_size=beam, use_cache=True)
-        plain, s2 = head.generate(proposals, img, props, beam_size=beam, use_cache=False)
-        assert cached == plain
-        torch.testing.assert_close(s1, s2, rtol=1e-4, atol=1e-4)
+    img, props = torch.tensor([0, 1, 1, 0]), torch.tensor([1, 0, 5, 3])
+    for seed, eos_bias in ((0, 0.0), (1, 1.5), (2, 3.0)):  # long to short texts
+        torch.manual_seed(seed)
+        for module in head.modules():
+            if hasattr(module, 'reset_parameters'):
+                module.reset_parameters()
+        head.classifier.bias.data[EOS] += eos_bias
+        cached = head.search(proposals, img, props, beam, max_len, True, length_penalty)
+        plain = head.search(proposals, img, props, beam, max_len, False, length_penalty)
+        assert torch.equal(cached[0], plain[0])
+        torch.testing.assert_close(cached[1], plain[1], rtol=1e-5, atol=1e-5)
+        assert cached[0].shape[:2] == (4, beam) and cached[0].shape[2] <= max_len + 1
+
+
+def test_beam_search_never_generates_an_empty_text():
+    """EOS is the likeliest first token: the search must still say a word before it."""
+    head = make_head().eval()
+    head.classifier.bias.data[EOS] = 50.0
+    proposals = torch.randn(1, 6, 32)
+    img, props = torch.tensor([0, 0]), torch.tensor([1, 4])
+    for use_cache in (True, False):
+        tokens, scores = head.search(proposals, img, props, beam_size=3, use_cache=use_cache)
+        assert (tokens[..., 0] != EOS).all() and (tokens[..., 1] == EOS).all()
+        assert torch.isfinite(scores).all()
+        texts = head.decode(tokens)
+        assert all(text and text != '<unk>' for beams in texts for text in beams)
 
 
 def test_vocab_travels_in_state_dict():

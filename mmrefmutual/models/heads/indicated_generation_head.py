@@ -123,6 +123,10 @@ class IndicatedGenerationHead(BaseModule):
                  ) -> Tuple[List[List[str]], Tensor]:
         """Beam search (greedy for ``beam_size=1``), batched over targets and beams.
 
+        Args:
+            proposals, img_inds, prop_inds, beam_size, max_len, use_cache,
+                length_penalty: As for :meth:`search`.
+
         Returns:
             tuple: ``texts[m][j]``, the j-th best expression of target m, and their
             log-probability scores (M, beam_size).
@@ -132,34 +136,64 @@ class IndicatedGenerationHead(BaseModule):
         return self.decode(tokens), scores
 
     def decode(self, tokens: Tensor) -> List[List[str]]:
-        """(M, K, T) token ids -> ``texts[m][k]``."""
+        """Token ids to text.
+
+        Args:
+            tokens (Tensor): (M, K, T) ids, as :meth:`search` returns them.
+
+        Returns:
+            list[list[str]]: ``texts[m][k]``.
+        """
         return [[self.vocab.decode(seq) for seq in beams] for beams in tokens.tolist()]
 
     @torch.no_grad()
     def search(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
                beam_size: int = 3, max_len: Optional[int] = None,
                use_cache: bool = True, length_penalty: float = 0.0) -> Tuple[Tensor, Tensor]:
-        """Beam search returning token ids (M, beam_size, T), best first, and scores."""
+        """Beam search (greedy for ``beam_size=1``), batched over targets and beams.
+
+        With ``use_cache`` each step decodes only the newest token against a static
+        key/value cache (:class:`~mmrefmutual.models.layers.KVCache`); without it,
+        the whole prefix again (the reference path for tests and benchmarks). Both
+        give the same tokens and scores.
+
+        Args:
+            proposals (Tensor): (B, N, C) proposal features of the images.
+            img_inds (Tensor): (M,) image of each target.
+            prop_inds (Tensor): (M,) proposal index of each target.
+            beam_size (int): Beams per target.
+            max_len (int, optional): Maximum number of words, at most (and by
+                default) the head's ``max_len``.
+            use_cache (bool): Decode with the key/value cache.
+            length_penalty (float): Scores are ``logp / length ** length_penalty``.
+
+        Returns:
+            tuple[Tensor, Tensor]: Token ids (M, beam_size, T) without BOS, best
+            first, padded with PAD after EOS, and their scores (M, beam_size).
+        """
         max_len = min(max_len or self.max_len, self.max_len)
         memory = self.build_memory(proposals, img_inds, prop_inds)
         # beams of a target share its memory (beam_search keeps rows within a target)
         memory_kvs = self.decoder.project_memory(memory)
-        caches = [dict() for _ in self.decoder.layers]
+        # positions 0 (BOS) .. max_len are decoded; EOS after max_len words is forced
+        cache = self.decoder.new_cache(max_len + 1) if use_cache else None
+        # position embeddings of every step, looked up once
+        pos_embed = self.pos_embed.weight[:max_len + 1]
 
         def step(tokens: Tensor) -> Tensor:
-            if use_cache:  # only the newest token goes through the decoder
-                x = self._embed(tokens[:, -1:], start=tokens.shape[1] - 1)
-                x = self.decoder(x, memory_kvs, caches=caches)
-            else:  # the whole prefix again (reference path for tests/benchmarks)
+            t = tokens.shape[1] - 1
+            if cache is not None:  # only the newest token goes through the decoder
+                x = self.embed_norm(self.word_embed(tokens[:, t:]) + pos_embed[t])
+                x = self.decoder(x, memory_kvs, cache=cache, pos=t)
+            else:  # the whole prefix again
                 x = self.decoder(self._embed(tokens), memory_kvs)[:, -1:]
             logp = self.classifier(x[:, 0]).float().log_softmax(-1)
             logp[:, UNK] = float('-inf')  # generated text is made of vocabulary words
             return logp
 
         def reorder(rows: Tensor) -> None:
-            for cache in caches:
-                for key in cache:
-                    cache[key] = cache[key][rows]
+            if cache is not None:
+                cache.reorder(rows)
 
         return beam_search(step, reorder, len(img_inds), beam_size, max_len,
                            BOS, EOS, PAD, proposals.device, length_penalty)

@@ -6,7 +6,7 @@ step and cannot keep per-step key/value caches, which makes beam search quadrati
 length. These layers reuse mmcv's ``FFN`` and follow the post-norm "add & norm"
 layout of the original transformer decoder.
 """
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -71,6 +71,52 @@ class CachedAttention(nn.Module):
         return self.out_proj(out.transpose(1, 2).reshape(b, n, h * d))
 
 
+class KVCache:
+    """Static key/value cache of all layers of a decoder, for one decoding run.
+
+    One buffer, ``(2 * layers, rows, heads, max_len, head_dim)``, allocated at the first
+    write (with the dtype autocast gives the keys) and written in place: position t of
+    layer i goes to ``[2i (keys) / 2i + 1 (values), :, :, t]``. Attention at position t
+    reads positions ``<= t`` as a view (no per-step concatenation), and
+    :meth:`reorder` permutes the rows of every layer with one ``index_select`` into a
+    second buffer of the same size (no allocation per step). Positions beyond the
+    newest one hold stale values and are never read.
+
+    Args:
+        num_layers (int): Decoder layers.
+        max_len (int): Positions to hold (BOS included).
+    """
+
+    def __init__(self, num_layers: int, max_len: int) -> None:
+        self.num_layers = num_layers
+        self.max_len = max_len
+        self.data: Optional[Tensor] = None
+        self._spare: Optional[Tensor] = None
+
+    def update(self, layer: int, pos: int, k: Tensor, v: Tensor) -> Tuple[Tensor, Tensor]:
+        """Store keys/values (rows, heads, 1, head_dim) of position ``pos`` of ``layer``.
+
+        Returns:
+            tuple[Tensor, Tensor]: Keys and values of positions ``<= pos``, views
+            (rows, heads, pos + 1, head_dim) into the cache.
+        """
+        if pos >= self.max_len:
+            raise IndexError(f'position {pos} beyond the cache length {self.max_len}')
+        if self.data is None:
+            rows, heads, _, dims = k.shape
+            self.data = k.new_empty(2 * self.num_layers, rows, heads, self.max_len, dims)
+            self._spare = torch.empty_like(self.data)
+        self.data[2 * layer, :, :, pos] = k[:, :, 0]
+        self.data[2 * layer + 1, :, :, pos] = v[:, :, 0]
+        return self.data[2 * layer, :, :, :pos + 1], self.data[2 * layer + 1, :, :, :pos + 1]
+
+    def reorder(self, rows: Tensor) -> None:
+        """Make row r of every layer's cache the former row ``rows[r]``."""
+        if self.data is not None:
+            torch.index_select(self.data, 1, rows, out=self._spare)
+            self.data, self._spare = self._spare, self.data
+
+
 class CachedDecoderLayer(nn.Module):
     """Self-attention (causal) -> cross-attention -> FFN, each with add & norm."""
 
@@ -85,7 +131,7 @@ class CachedDecoderLayer(nn.Module):
 
     def forward(self, x: Tensor, memory_kv: Tuple[Tensor, Tensor],
                 memory_mask: Optional[Tensor] = None,
-                cache: Optional[Dict[str, Tensor]] = None) -> Tensor:
+                cache: Optional[Tuple[KVCache, int, int]] = None) -> Tensor:
         """Decode.
 
         Args:
@@ -96,14 +142,17 @@ class CachedDecoderLayer(nn.Module):
                 beams of one object) share one memory, which is then attended to
                 once for all their queries instead of being copied G times.
             memory_mask (Tensor, optional): (B / G, N) True on memory items to ignore.
-            cache (dict, optional): Keys/values of earlier positions; updated.
+            cache (tuple, optional): ``(kv_cache, layer_index, position)``: the
+                newest position's keys/values are written there and attention
+                reads all positions up to it.
+
+        Returns:
+            Tensor: (B, T, C) decoded features.
         """
         k, v = self.self_attn.project_kv(x)
         if cache is not None:
-            if 'k' in cache:
-                k = torch.cat([cache['k'], k], dim=2)
-                v = torch.cat([cache['v'], v], dim=2)
-            cache['k'], cache['v'] = k, v
+            kv_cache, layer, pos = cache
+            k, v = kv_cache.update(layer, pos, k, v)
         causal = cache is None and x.shape[1] > 1
         x = self.norms[0](x + self.drop(self.self_attn(x, k, v, is_causal=causal)))
         b, t, c = x.shape
@@ -132,9 +181,27 @@ class CachedTransformerDecoder(nn.Module):
         """Cross-attention keys/values of ``memory`` (B, N, C) for every layer."""
         return [layer.cross_attn.project_kv(memory) for layer in self.layers]
 
+    def new_cache(self, max_len: int) -> KVCache:
+        """An empty :class:`KVCache` of ``max_len`` positions for this decoder."""
+        return KVCache(len(self.layers), max_len)
+
     def forward(self, x: Tensor, memory_kvs: List[Tuple[Tensor, Tensor]],
-                memory_mask: Optional[Tensor] = None,
-                caches: Optional[List[Dict[str, Tensor]]] = None) -> Tensor:
+                memory_mask: Optional[Tensor] = None, cache: Optional[KVCache] = None,
+                pos: int = 0) -> Tensor:
+        """Decode all positions at once (teacher forcing) or one step with a cache.
+
+        Args:
+            x (Tensor): (B, T, C) embedded tokens; with ``cache``, (B, 1, C) the
+                token at position ``pos``.
+            memory_kvs (list[tuple[Tensor]]): :meth:`project_memory` of the memory.
+            memory_mask (Tensor, optional): True on memory items to ignore.
+            cache (KVCache, optional): Keys/values of positions ``< pos``; those of
+                ``pos`` are added.
+            pos (int): Position of ``x`` when ``cache`` is given.
+
+        Returns:
+            Tensor: (B, T, C) decoded features.
+        """
         for i, layer in enumerate(self.layers):
-            x = layer(x, memory_kvs[i], memory_mask, None if caches is None else caches[i])
+            x = layer(x, memory_kvs[i], memory_mask, None if cache is None else (cache, i, pos))
         return x
