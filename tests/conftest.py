@@ -14,7 +14,7 @@ TINY_CONFIG = osp.join(REPO, 'configs', 'mutual', 'synthetic_step1_joint_tiny.py
 @pytest.fixture(scope='session')
 def synthetic_root(tmp_path_factory):
     """40 images (24 with refs) of the synthetic benchmark + the training vocabulary."""
-    from mmrefmutual.datasets.synthetic import generate_synthetic_refcoco
+    from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco
     import sys
     sys.path.insert(0, osp.join(REPO, 'tools', 'dataset_converters'))
     from build_vocab import write_vocab

@@ -6,10 +6,10 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
-# Checkpoints are saved as plain containers + tensors, so --resume works with
-# torch.load(weights_only=True) (torch >= 2.6); see mmrefmutual/utils/checkpoint.py.
-custom_hooks = [dict(type='PlainCheckpointHook')]
+    visualization=dict(type='DetVisualizationHook'),
+    # checkpoints as plain containers + tensors, so that --resume works with
+    # torch.load(weights_only=True) (torch >= 2.6); see mmrefmutual/utils/checkpoint.py
+    plain_checkpoint=dict(type='PlainCheckpointHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

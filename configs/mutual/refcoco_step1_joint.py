@@ -1,9 +1,8 @@
-# Step 1 of the paper on refcoco: joint end-to-end training of Mask2Former R-101,
-# the selection head (RES) and the indicated generation head (REG).
+# Step 1 on RefCOCO: joint end-to-end training of Mask2Former R-101, the selection head
+# (RES) and the indicated generation head (REG).
 # 8 GPUs x 1 image: tools/dist_train.sh configs/mutual/refcoco_step1_joint.py 8
 _base_ = [
     '../_base_/models/refmutual_r101.py', '../_base_/datasets/refcoco.py',
     '../_base_/schedules/step1_joint_90k.py', '../_base_/default_runtime.py'
 ]
-# vocabulary of the training expressions: tools/dataset_converters/build_vocab.py
-model = dict(generation_head=dict(vocab='data/refcoco/vocab.txt'))
+model = dict(generation_head=dict(vocab={{_base_.vocab_file}}))

@@ -7,10 +7,11 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import torch
 from mmcv.transforms import Compose
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
-from mmengine.runner.checkpoint import load_state_dict
 
 from mmrefmutual.datasets.text import normalize_expression
+from mmrefmutual.models.heads import IndicatedGenerationHead
 from mmrefmutual.registry import MODELS
 from mmrefmutual.utils import load_plain_checkpoint, register_all_modules
 
@@ -23,6 +24,10 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
 
     The generation vocabulary is taken from the checkpoint, so the vocabulary file
     named in the config need not exist.
+
+    Raises:
+        KeyError: if the checkpoint's weights do not fit the model (missing or
+            unexpected keys, named), rather than running a partly random model.
     """
     register_all_modules()
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
@@ -34,19 +39,25 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         state = ckpt.get('state_dict', ckpt)
         vocab = state.get('generation_head.vocab_data')
         if vocab is not None and cfg.model.get('generation_head'):
-            cfg.model.generation_head.vocab = bytes(vocab.tolist()).decode('utf-8').split('\n')
+            cfg.model.generation_head.vocab = IndicatedGenerationHead.vocab_from_tensor(vocab)
     model = MODELS.build(cfg.model)
-    if state is not None:
-        load_state_dict(model, state, strict=False)
-    else:
+    if state is None:
         model.init_weights()
+    else:
+        result = model.load_state_dict(state, strict=False)
+        # the referee's weights come from its own checkpoint, never from this one
+        missing = [k for k in result.missing_keys if not k.startswith('referee.')]
+        if missing or result.unexpected_keys:
+            raise KeyError(f'{checkpoint} does not fit the model of the config: missing keys '
+                           f'{missing[:10]} ({len(missing)}), unexpected keys '
+                           f'{result.unexpected_keys[:10]} ({len(result.unexpected_keys)})')
     model.cfg = cfg
     return model.to(device).eval()
 
 
-def _run(model, image: ImageType, expressions: Sequence[str], masks: Optional[np.ndarray]):
-    """Pack one image through the config's test pipeline and predict."""
-    img = mmcv.imread(image) if isinstance(image, str) else image
+def _pack(model, img: np.ndarray, expressions: Sequence[str],
+          masks: Optional[np.ndarray]) -> dict:
+    """One image (and its objects / expressions) through the config's test pipeline."""
     h, w = img.shape[:2]
     instances, refs = [], []
     for k, mask in enumerate(masks if masks is not None else []):
@@ -61,26 +72,33 @@ def _run(model, image: ImageType, expressions: Sequence[str], masks: Optional[np
             instances.append(dict(bbox=[0, 0, w, h], bbox_label=0, ignore_flag=0,
                                   mask=[[0, 0, w, 0, w, h, 0, h]]))
             refs.append(dict(ref_id=-1, ann_id=-1, inst_idx=0, weight=1.0, sentences=[]))
-        refs[0]['sentences'] = [dict(sent_id=i, raw=e, sent=normalize_expression(e))
-                                for i, e in enumerate(expressions)]
+        refs[0]['sentences'] = [dict(sent_id=i, raw=raw, sent=sent)
+                                for i, (raw, sent) in enumerate(expressions)]
     pipeline = copy.deepcopy(model.cfg.test_dataloader.dataset.pipeline)
     pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
     data = Compose(pipeline)(dict(img=img, img_id=0, img_path=None, height=h, width=w,
                                   instances=instances, refs=refs))
-    data = dict(inputs=[data['inputs']], data_samples=[data['data_samples']])
-    test_cfg = model.test_cfg
-    saved = dict(res=test_cfg.get('res', True), reg=test_cfg.get('reg', True))
-    test_cfg.update(res=bool(expressions), reg=masks is not None and len(masks) > 0)
-    try:
-        with torch.no_grad():
-            return model.test_step(data)[0]
-    finally:
-        test_cfg.update(saved)
+    return dict(inputs=[data['inputs']], data_samples=[data['data_samples']])
+
+
+@torch.no_grad()
+def _predict(model, data: dict, **kwargs) -> DetDataSample:
+    data = model.data_preprocessor(data, False)
+    return model.predict(data['inputs'], data['data_samples'], **kwargs)[0]
 
 
 def segment(model, image: ImageType, expressions: Sequence[str]) -> List[dict]:
-    """RES/REC: one mask (bool, image size), box (xyxy) and score per expression."""
-    out = _run(model, image, list(expressions), None).pred_sents
+    """RES/REC: one mask (bool, image size), box (xyxy) and score per expression.
+
+    Raises:
+        ValueError: for an expression with no word left once normalised (e.g. '?!').
+    """
+    img = mmcv.imread(image) if isinstance(image, str) else image
+    pairs = [(raw, normalize_expression(raw)) for raw in expressions]
+    empty = [raw for raw, sent in pairs if not sent]
+    if empty or not pairs:
+        raise ValueError(f'expressions with no word to ground: {empty or list(expressions)}')
+    out = _predict(model, _pack(model, img, pairs, None), res=True, reg=False).pred_sents
     return [dict(mask=m.cpu().numpy(), bbox=b.cpu().numpy(), score=float(s))
             for m, b, s in zip(out.masks, out.bboxes, out.scores)]
 
@@ -90,7 +108,7 @@ def describe(model, image: ImageType, masks: Optional[np.ndarray] = None,
     """REG: one expression per object given as masks (K, H, W) or boxes (K, 4) xyxy.
 
     Boxes and masks are mapped to proposals by bipartite matching (box IoU or mask
-    BCE + Dice, each with the proposal's foreground probability; ``reg_input``).
+    BCE + Dice, each with the proposal's foreground probability).
     """
     img = mmcv.imread(image) if isinstance(image, str) else image
     h, w = img.shape[:2]
@@ -102,11 +120,8 @@ def describe(model, image: ImageType, masks: Optional[np.ndarray] = None,
         masks = np.zeros((len(boxes), h, w), dtype=bool)
         for k, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, dtype=int)):
             masks[k, max(y1, 0):y2, max(x1, 0):x2] = True
-    test_cfg = model.test_cfg
-    saved = dict(reg_input=test_cfg.get('reg_input', 'mask'),
-                 beam_size=test_cfg.get('beam_size', 3))
-    test_cfg.update(reg_input=by, beam_size=beam_size or saved['beam_size'])
-    try:
-        return list(_run(model, img, [], np.asarray(masks)).pred_refs.texts)
-    finally:
-        test_cfg.update(saved)
+    if len(masks) == 0:
+        return []
+    sample = _predict(model, _pack(model, img, [], np.asarray(masks)), res=False, reg=True,
+                      reg_input=by, beam_size=beam_size)
+    return list(sample.pred_refs.texts)

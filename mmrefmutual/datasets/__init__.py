@@ -1,6 +1,6 @@
 """Datasets and transforms of mmrefmutual (data contract: ``docs/data_flow.md``)."""
-from . import synthetic  # noqa: F401  (registers the synthetic benchmark datasets)
-from .refcoco import KNOWN_SPLITS, CocoIndex, RefCocoDataset, load_refs, split_by_of
+from .refcoco import RefCocoDataset
+from .refer_files import KNOWN_SPLITS, CocoIndex, load_refs, split_by_of
 from .safe_pickle import UnsafePickleError, safe_load_pickle, safe_loads_pickle
 from .text import normalize_expression
 from .transforms import LoadRefImage, PackRefInputs, RandomSelectExpression, ann_to_rle

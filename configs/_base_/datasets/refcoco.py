@@ -4,6 +4,8 @@ dataset_type = 'RefCocoDataset'
 data_root = 'data/'
 ann_file = 'refcoco/instances.json'
 split_file = 'refcoco/refs(unc).p'
+# generation vocabulary of the training expressions (tools/dataset_converters/build_vocab.py)
+vocab_file = 'data/refcoco/vocab.txt'
 img_prefix = 'coco/train2014/'
 image_size = 1024  # long side, as the paper's main results (Table 8)
 backend_args = None

@@ -2,6 +2,7 @@
 # tools/dataset_converters/make_synthetic_refcoco.py; see README).
 _base_ = './refcoco.py'
 data_root = 'data/synthetic/'
+vocab_file = data_root + 'refcoco/vocab.txt'
 image_size = 128
 train_pipeline = [
     dict(type='LoadRefImage'),

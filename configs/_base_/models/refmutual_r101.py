@@ -76,7 +76,8 @@ model = dict(
     text_encoder=dict(type='HFTextEncoder', name_or_path='bert-base-uncased', max_length=40),
     selection_head=dict(type='ProposalSelectionHead', in_channels=256, num_layers=4,
                         num_heads=8, ffn_channels=2048, dropout=0.1, loss_weight=1.0),
-    generation_head=dict(type='IndicatedGenerationHead', vocab='data/refcoco/vocab.txt',
+    # vocab: the dataset base's `vocab_file`, set by each config (see configs/mutual/)
+    generation_head=dict(type='IndicatedGenerationHead', vocab=None,
                          in_channels=256, num_layers=4, num_heads=8, ffn_channels=2048,
                          dropout=0.1, max_len=20, use_indicator=True, loss_weight=1.0),
     train_cfg=dict(
@@ -90,7 +91,14 @@ model = dict(
                 dict(type='CrossEntropyLossCost', weight=5.0, use_sigmoid=True),
                 dict(type='DiceCost', weight=5.0, pred_act=True, eps=1.0)
             ]),
-        sampler=dict(type='MaskPseudoSampler')),
+        sampler=dict(type='MaskPseudoSampler'),
+        # what is trained (step 1: everything; the step bases change these)
+        proposal_loss=True,  # Mask2Former's losses on all COCO instances of the image
+        ref_assigner='mask2former',  # the proposal Mask2Former's final layer assigns
+        res_loss=True,  # selection cross-entropy (Eq. 3)
+        reg_loss='teacher_forcing',  # Eq. (2); 'policy_gradient' in step 2 (Eq. 4)
+        reg_on_generated=False,  # REG does not learn from its own pseudo refs (step 3)
+        policy_gradient=dict(num_samples=5, baseline='mean')),
     test_cfg=dict(
         panoptic_on=False,
         semantic_on=False,

@@ -1,18 +1,18 @@
-"""The built-in synthetic referring benchmark (RefCOCO on-disk format) and its oracle.
+"""The built-in synthetic referring benchmark (RefCOCO on-disk format): grammar and oracle.
 
-Only numpy, Pillow and pycocotools are needed here (no torch / mmdet import):
+At run time only the oracle is needed (``REGMetric(oracle_ann_file=...)`` scores whether
+a generated expression fits exactly its object), so this package exports the grammar and
+:class:`SyntheticOracle` alone. The generator that writes the benchmark (images, scenes,
+expression planning; numpy, Pillow and pycocotools only) is imported explicitly by the
+tools and tests that need it::
 
-- :func:`generate_synthetic_refcoco` writes the benchmark (see :mod:`.generator`
-  for the layout, the splits and determinism);
-- :class:`SyntheticOracle` tells which objects an expression fits (the grammar
-  and its exact semantics are documented in :mod:`.grammar`).
+    from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco
 """
-from .generator import SPLITS, generate_synthetic_refcoco
 from .grammar import (CATEGORIES, COLORS, LOCATION_WORDS, SHAPES, SIZES, Desc, Expression,
                       evaluate, parse, realise)
 from .oracle import SyntheticOracle
 
 __all__ = [
-    'generate_synthetic_refcoco', 'SyntheticOracle', 'SPLITS', 'CATEGORIES', 'COLORS',
-    'SHAPES', 'SIZES', 'LOCATION_WORDS', 'Desc', 'Expression', 'parse', 'evaluate', 'realise'
+    'SyntheticOracle', 'CATEGORIES', 'COLORS', 'SHAPES', 'SIZES', 'LOCATION_WORDS', 'Desc',
+    'Expression', 'parse', 'evaluate', 'realise'
 ]

@@ -47,13 +47,16 @@ class PackRefInputs(PackDetInputs):
     the data sample gets:
 
     - ``gt_refs`` (one row per ref): ``inst_inds`` (row of the referred object
-      in ``gt_instances``), ``ref_ids``, ``ann_ids``, ``weights``,
+      in ``gt_instances``), ``ref_ids``, ``ann_ids``, ``weights``, ``generated``
+      (a pseudo ref written by the generation head),
       ``sentences`` (all normalised sentences, plus ``extra_sentences``: the
       REG references), ``rles`` (RLE of the referred mask at the original
       image size, computed from the raw annotation so that evaluation does not
       depend on resizing) and ``ori_bboxes`` (xyxy, original size);
-    - ``gt_sents`` (one row per expression to ground): ``ref_inds`` (row in
-      ``gt_refs``), ``sent_ids`` and ``texts``.
+    - ``gt_sents`` (one row per expression to ground and, in training, to
+      teacher-force): ``ref_inds`` (row in ``gt_refs``), ``sent_ids`` and ``texts``;
+      a ref's ``selected_sentences`` (:class:`RandomSelectExpression`) or else all its
+      ``sentences``.
 
     Pipelines must keep ``instances`` in order: ``inst_idx`` of a ref indexes
     the data_info's ``instances``, and it is mapped here onto the rows of
@@ -119,7 +122,7 @@ class PackRefInputs(PackDetInputs):
             rles.append(ann_to_rle(instance['mask'], height, width))
             sentences.append([s['sent'] for s in ref['sentences']] +
                              [s['sent'] for s in ref.get('extra_sentences', [])])
-            for sentence in ref['sentences']:
+            for sentence in ref.get('selected_sentences', ref['sentences']):
                 ref_inds.append(r)
                 sent_ids.append(sentence['sent_id'])
                 texts.append(sentence['sent'])
@@ -131,6 +134,8 @@ class PackRefInputs(PackDetInputs):
         gt_refs.ann_ids = torch.as_tensor([ref['ann_id'] for ref in refs], dtype=torch.long)
         gt_refs.weights = torch.as_tensor([ref.get('weight', 1.0) for ref in refs],
                                           dtype=torch.float32)
+        gt_refs.generated = torch.as_tensor([bool(ref.get('generated', False)) for ref in refs],
+                                            dtype=torch.bool)
         gt_refs.sentences = sentences
         gt_refs.rles = rles
         gt_refs.ori_bboxes = torch.as_tensor(

@@ -1,5 +1,5 @@
 """RefMutual: Mask2Former proposals + proposal selection (RES) + indicated generation (REG)."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +10,18 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmrefmutual.registry import MODELS, TASK_UTILS
+from mmrefmutual.models.utils import gather_ref_targets, zero_loss
+from mmrefmutual.registry import MODELS
+
+#: The referring keys of ``train_cfg`` (the rest is Mask2Former's) and their defaults:
+#: step 1 of the paper, joint training.
+REF_TRAIN_CFG = dict(
+    proposal_loss=True,  # Mask2Former's losses on all instances
+    ref_assigner='mask2former',  # gt -> proposal: 'mask2former' (its final layer) | 'matching'
+    res_loss=True,  # cross-entropy of the selection head over proposals
+    reg_loss='teacher_forcing',  # Eq. (2); 'policy_gradient' (Eq. 4, step 2) or None
+    reg_on_generated=False,  # REG also learns from generated (pseudo) refs
+    policy_gradient=dict(num_samples=5, baseline='mean'))
 
 
 @MODELS.register_module()
@@ -18,6 +29,9 @@ class RefMutual(Mask2Former):
     """The paper's model (Fig. 2): mmdet's Mask2Former as proposal extractor, a
     BERT text encoder, a :class:`ProposalSelectionHead` and an
     :class:`IndicatedGenerationHead`, trained jointly.
+
+    What is trained is said by ``train_cfg`` (see :data:`REF_TRAIN_CFG`), what is
+    frozen by ``frozen_modules``; a loss on a frozen module is refused.
 
     Args:
         backbone, neck, panoptic_head, panoptic_fusion_head: As ``Mask2Former``;
@@ -29,35 +43,31 @@ class RefMutual(Mask2Former):
         referee (dict, optional): For Rb-Acc (refer-back accuracy, paper Sec. 4.2):
             ``dict(checkpoint=PATH)`` of a separately trained model of this
             architecture whose ``selection_head``/``text_encoder`` weights score the
-            generated expressions against this model's proposals (the same proposal
-            set as generation used). Optional ``selection_head``/``text_encoder``
-            configs default to this model's. Adds ``pred_refs.rb_correct``.
+            generated expressions against this model's proposals. Optional
+            ``selection_head``/``text_encoder`` configs default to this model's.
+            Adds ``pred_refs.rb_correct``.
         frozen_modules (Sequence[str]): Top-level children to freeze (no gradients,
-            eval mode). Freezing ``panoptic_head`` also drops Mask2Former's losses
-            and maps targets to proposals by bipartite matching instead; freezing
-            ``selection_head`` drops the RES loss (step 2 of the paper).
-        disambiguation (dict, optional): Step 2 of the paper, disambiguation
-            supervision (RES -> REG, Sec. 3.3.1): the REG teacher-forcing loss is
-            replaced by the policy-gradient loss of
-            :meth:`IndicatedGenerationHead.loss_policy_gradient` with
-            ``num_samples`` beam samples per referred object, ``baseline``, and
-            ``reward`` (a ``TASK_UTILS`` config, e.g. ``UnambiguityCiderReward``)
-            computed from this model's selection head. Needs every sentence of a ref
-            in training (no ``RandomSelectExpression`` in the pipeline): they are
-            CIDEr's references.
-        train_cfg (dict): Mask2Former's train_cfg.
-        test_cfg (dict): Mask2Former's test_cfg plus ``res`` / ``reg`` (which
-            tasks to predict), ``beam_size``, ``max_len``, ``length_penalty`` and
-            ``reg_input`` ('mask' or 'box': how the REG target is given).
+            eval mode), fixed before DDP wraps the model (step 2: everything but
+            ``generation_head``).
+        train_cfg (dict): Mask2Former's train_cfg plus the keys of
+            :data:`REF_TRAIN_CFG`: ``proposal_loss``; ``ref_assigner`` (which
+            proposal the referring losses supervise for an object: the final layer's
+            assignment of Mask2Former's own matcher, or ``'matching'``, the
+            class-agnostic :meth:`ProposalMask2FormerHead.match_targets` used at
+            inference); ``res_loss``; ``reg_loss`` (``'teacher_forcing'``,
+            ``'policy_gradient'`` with the reward given to :meth:`set_reward`, or None);
+            ``reg_on_generated``; ``policy_gradient`` (``num_samples``, ``baseline``).
+        test_cfg (dict): Mask2Former's test_cfg plus the defaults of :meth:`predict`:
+            ``res``, ``reg``, ``reg_input``, ``beam_size``, ``max_len``,
+            ``length_penalty``.
     """
 
     def __init__(self, backbone: ConfigType, panoptic_head: ConfigType,
                  panoptic_fusion_head: ConfigType, text_encoder: ConfigType,
                  selection_head: OptConfigType = None, generation_head: OptConfigType = None,
                  neck: OptConfigType = None, referee: OptConfigType = None,
-                 frozen_modules: Sequence[str] = (), disambiguation: OptConfigType = None,
-                 train_cfg: OptConfigType = None, test_cfg: OptConfigType = None,
-                 data_preprocessor: OptConfigType = None,
+                 frozen_modules: Sequence[str] = (), train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None, data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(backbone=backbone, neck=neck, panoptic_head=panoptic_head,
                          panoptic_fusion_head=panoptic_fusion_head, train_cfg=train_cfg,
@@ -66,23 +76,40 @@ class RefMutual(Mask2Former):
         self.text_encoder = MODELS.build(text_encoder)
         self.selection_head = None
         if selection_head is not None:
-            selection_head = dict(selection_head, text_channels=self.text_encoder.out_channels)
-            self.selection_head = MODELS.build(selection_head)
+            self.selection_head = MODELS.build(
+                dict(selection_head, text_channels=self.text_encoder.out_channels))
         self.generation_head = MODELS.build(generation_head) if generation_head else None
-        self.referee = None
-        if referee is not None:
-            self.referee = self._build_referee(referee, text_encoder, selection_head)
+        self.referee = self._build_referee(referee, text_encoder, selection_head) \
+            if referee is not None else None
         self.frozen_modules = tuple(frozen_modules)
-        self.disambiguation = None
-        if disambiguation is not None:
-            if self.selection_head is None or self.generation_head is None:
-                raise ValueError('disambiguation supervision needs a selection head (the '
-                                 'reward) and a generation head (the policy)')
-            self.disambiguation = dict(disambiguation)
-            self.reward = TASK_UTILS.build(self.disambiguation.pop('reward'))
         for name in self.frozen_modules:
             getattr(self, name).requires_grad_(False)
+        self.ref_train_cfg = self._check_train_cfg(train_cfg or {})
         self.test_cfg = test_cfg or dict()
+        self.reward: Optional[Callable] = None
+
+    def _check_train_cfg(self, train_cfg: dict) -> dict:
+        """The referring training switches, checked against the frozen modules."""
+        cfg = {k: train_cfg.get(k, v) for k, v in REF_TRAIN_CFG.items()}
+        cfg['policy_gradient'] = dict(REF_TRAIN_CFG['policy_gradient'],
+                                      **cfg['policy_gradient'])
+        if cfg['ref_assigner'] not in ('mask2former', 'matching'):
+            raise ValueError("train_cfg.ref_assigner must be 'mask2former' or 'matching', "
+                             f"got {cfg['ref_assigner']!r}")
+        if cfg['reg_loss'] not in (None, 'teacher_forcing', 'policy_gradient'):
+            raise ValueError("train_cfg.reg_loss must be 'teacher_forcing', 'policy_gradient' "
+                             f"or None, got {cfg['reg_loss']!r}")
+        needs = dict(panoptic_head=cfg['proposal_loss'], selection_head=cfg['res_loss'],
+                     generation_head=cfg['reg_loss'] is not None)
+        for name, loss in needs.items():
+            if loss and getattr(self, name) is None:
+                raise ValueError(f'train_cfg asks for the loss of {name}, which is not built')
+            if loss and name in self.frozen_modules:
+                raise ValueError(f'{name} is in frozen_modules but train_cfg trains it: turn '
+                                 'its loss off (proposal_loss / res_loss / reg_loss)')
+        if cfg['reg_loss'] == 'policy_gradient' and self.selection_head is None:
+            raise ValueError('the policy-gradient REG loss needs the selection head (reward)')
+        return cfg
 
     def _build_referee(self, referee: dict, text_encoder: dict,
                        selection_head: dict) -> torch.nn.ModuleDict:
@@ -110,207 +137,212 @@ class RefMutual(Mask2Former):
             self.referee.eval()
         return self
 
+    def set_reward(self, reward: Callable[..., Dict[str, Tensor]]) -> None:
+        """Give the reward of the policy-gradient REG loss (step 2).
+
+        ``MutualSupervisionHook(disambiguation=...)`` calls this in ``before_train``
+        with an :class:`UnambiguityCiderReward` whose CIDEr corpus is the training
+        dataset's; it is called as ``reward(scores, targets, texts, references)`` and
+        returns a dict with ``reward`` and its logged parts.
+        """
+        self.reward = reward
+
     # ------------------------------------------------------------------ shared
     def extract_proposals(self, batch_inputs: Tensor, batch_data_samples: SampleList
                           ) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
-        """Run Mask2Former once.
-
-        Returns:
-            tuple: proposals O (B, N, C) and the per-layer class logits and mask
-            logits lists of ``Mask2FormerHead.forward``.
-        """
-        grad = torch.is_grad_enabled() and 'panoptic_head' not in self.frozen_modules
-        with torch.set_grad_enabled(grad):
-            x = self.extract_feat(batch_inputs)
-            cls_list, mask_list = self.panoptic_head(x, batch_data_samples)
-        return self.panoptic_head.query_feats, cls_list, mask_list
+        """One Mask2Former pass: proposals O (B, N, C) and the per-layer class and
+        mask logits of ``Mask2FormerHead.forward``."""
+        cls_list, mask_list, proposals = self.panoptic_head(
+            self.extract_feat(batch_inputs), batch_data_samples, return_proposals=True)
+        return proposals, cls_list, mask_list
 
     def select(self, proposals: Tensor, texts: List[str]) -> Tensor:
         """Matching scores S (M, N) of each text against its image's proposals (M, N, C)."""
         feats, pad_mask = self.text_encoder(texts)
         return self.selection_head(proposals, feats, pad_mask)
 
-    def _match(self, cls_list, mask_list, batch_data_samples, by='mask') -> List[Tensor]:
-        return [
-            self.panoptic_head.match_targets(cls_list[-1][i], mask_list[-1][i],
-                                             sample.gt_instances, sample.metainfo, by=by)
-            for i, sample in enumerate(batch_data_samples)
-        ]
-
-    @staticmethod
-    def _gather(batch_data_samples: SampleList, gt_to_prop: List[Tensor], level: str):
-        """Flatten referring targets of the batch.
-
-        Args:
-            level (str): 'sents' (one row per expression) or 'refs' (one per object).
-
-        Returns:
-            dict: ``img_inds``, ``prop_inds``, ``weights`` (tensors over rows),
-            ``texts`` (sentences, for 'sents'; for 'refs', every sentence of each ref).
-        """
-        img_inds, prop_inds, weights, texts = [], [], [], []
-        for i, sample in enumerate(batch_data_samples):
-            if level == 'sents':
-                if 'gt_sents' not in sample or len(sample.gt_sents.texts) == 0:
-                    continue
-                ref_inds = sample.gt_sents.ref_inds.cpu()
-                texts += list(sample.gt_sents.texts)
-            else:
-                if 'gt_refs' not in sample or len(sample.gt_refs.inst_inds) == 0:
-                    continue
-                ref_inds = torch.arange(len(sample.gt_refs.inst_inds))
-                texts += [list(s) for s in sample.gt_refs.get('sentences', [[]] * len(ref_inds))]
-            if gt_to_prop is None:  # grounding only: no referent needed
-                prop, weight = torch.zeros_like(ref_inds), torch.ones(len(ref_inds))
-            else:  # inst_inds is -1 for a referent that the pipeline ignored
-                inst = sample.gt_refs.inst_inds.cpu()[ref_inds]
-                prop = gt_to_prop[i].cpu()[inst.clamp(min=0)]
-                prop[inst < 0] = -1
-                weight = sample.gt_refs.weights.cpu()[ref_inds].float()
-            img_inds.append(torch.full_like(ref_inds, i))
-            prop_inds.append(prop)
-            weights.append(weight)
-        cat = (lambda xs, dtype: torch.cat(xs) if xs else torch.zeros(0, dtype=dtype))
-        return dict(img_inds=cat(img_inds, torch.long), prop_inds=cat(prop_inds, torch.long),
-                    weights=cat(weights, torch.float), texts=texts)
+    def match(self, cls_scores: Tensor, mask_preds: Tensor, batch_data_samples: SampleList,
+              by: str = 'mask') -> List[Tensor]:
+        """Class-agnostic matching of each image's ``gt_instances`` to proposals."""
+        return [self.panoptic_head.match_targets(cls_scores[i], mask_preds[i],
+                                                 sample.gt_instances, sample.metainfo, by=by)
+                for i, sample in enumerate(batch_data_samples)]
 
     # ------------------------------------------------------------------ training
     def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """Mask2Former losses + RES loss + REG loss (step 1), or the subset that is
-        not frozen."""
+        """The losses that ``train_cfg`` asks for (step 1: all of them)."""
+        cfg = self.ref_train_cfg
         proposals, cls_list, mask_list = self.extract_proposals(batch_inputs,
                                                                 batch_data_samples)
         losses = dict()
-        if 'panoptic_head' not in self.frozen_modules:
-            gts = self.panoptic_head.preprocess_gt(
-                [s.gt_instances for s in batch_data_samples],
-                [s.get('gt_sem_seg', None) for s in batch_data_samples])
-            losses.update(self.panoptic_head.loss_by_feat(
-                cls_list, mask_list, gts, [s.metainfo for s in batch_data_samples]))
-            gt_to_prop = self.panoptic_head.final_assignments
-        else:
-            gt_to_prop = self._match(cls_list, mask_list, batch_data_samples)
-        t = self._gather(batch_data_samples, gt_to_prop, 'sents')
-        keep = t['prop_inds'] >= 0  # more objects than queries: nothing to supervise
-        dev = proposals.device
-        img_inds, prop_inds = t['img_inds'][keep].to(dev), t['prop_inds'][keep].to(dev)
-        weights = t['weights'][keep].to(dev)
-        texts = [s for s, k in zip(t['texts'], keep.tolist()) if k]
-        if not texts:  # keep every parameter in the graph (DDP), with zero loss
-            for name, key in (('selection_head', 'loss_res'), ('generation_head', 'loss_reg')):
-                head = getattr(self, name)
-                if head is not None and name not in self.frozen_modules:
-                    losses[key] = proposals.sum() * 0 + sum(p.sum() for p in head.parameters()) * 0
-            return losses
-        if self.selection_head is not None and 'selection_head' not in self.frozen_modules:
-            scores = self.select(proposals[img_inds], texts)
-            losses.update(self.selection_head.loss(scores, prop_inds, weights))
-        if self.generation_head is not None and 'generation_head' not in self.frozen_modules:
-            if self.disambiguation is not None:
-                losses.update(self._disambiguation_loss(proposals, gt_to_prop,
-                                                        batch_data_samples))
-            else:
-                losses.update(self.generation_head.loss(proposals, img_inds, prop_inds,
-                                                        texts, weights))
+        if cfg['proposal_loss']:
+            proposal_losses, gt_to_prop = self.panoptic_head.loss_and_assign(
+                cls_list, mask_list, batch_data_samples)
+            losses.update(proposal_losses)
+        if cfg['ref_assigner'] == 'matching':
+            gt_to_prop = self.match(cls_list[-1], mask_list[-1], batch_data_samples)
+        elif not cfg['proposal_loss']:
+            gt_to_prop = self.panoptic_head.assign(cls_list[-1], mask_list[-1],
+                                                   batch_data_samples)
+        if cfg['res_loss']:
+            losses.update(self.loss_res(proposals, gather_ref_targets(
+                batch_data_samples, gt_to_prop, 'sents')))
+        if cfg['reg_loss'] == 'teacher_forcing':
+            losses.update(self.loss_reg(proposals, gather_ref_targets(
+                batch_data_samples, gt_to_prop, 'sents')))
+        elif cfg['reg_loss'] == 'policy_gradient':
+            losses.update(self.loss_disambiguation(proposals, gather_ref_targets(
+                batch_data_samples, gt_to_prop, 'refs')))
         return losses
 
-    def _disambiguation_loss(self, proposals: Tensor, gt_to_prop: List[Tensor],
-                             batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """Policy-gradient REG loss with the unambiguity + CIDEr reward (step 2)."""
-        t = self._gather(batch_data_samples, gt_to_prop, 'refs')
-        keep = (t['prop_inds'] >= 0).tolist()
-        dev = proposals.device
-        rows = torch.tensor([i for i, k in enumerate(keep) if k], dtype=torch.long)
-        img_inds, prop_inds = t['img_inds'][rows].to(dev), t['prop_inds'][rows].to(dev)
-        references = [t['texts'][i] for i in rows.tolist()]
-        if any(len(r) == 0 for r in references):
-            raise ValueError('disambiguation supervision needs the sentences of every ref')
-        cfg = self.disambiguation
-        num_samples = cfg.get('num_samples', 5)
+    def loss_res(self, proposals: Tensor, sents: InstanceData) -> Dict[str, Tensor]:
+        """Selection cross-entropy of each expression, weighted by its ref's weight."""
+        if len(sents) == 0:
+            return dict(loss_res=zero_loss(self.selection_head, anchor=proposals))
+        sents = sents.to(proposals.device)
+        scores = self.select(proposals[sents.img_inds], sents.texts)
+        return self.selection_head.loss(scores, sents.prop_inds, sents.weights)
+
+    def _reg_rows(self, rows: InstanceData) -> InstanceData:
+        if self.ref_train_cfg['reg_on_generated'] or len(rows) == 0:
+            return rows
+        return rows[~rows.generated]
+
+    def loss_reg(self, proposals: Tensor, sents: InstanceData) -> Dict[str, Tensor]:
+        """Teacher-forcing loss (Eq. 2) of each expression, weighted by its ref's weight."""
+        sents = self._reg_rows(sents)
+        if len(sents) == 0:
+            return dict(loss_reg=zero_loss(self.generation_head, anchor=proposals))
+        sents = sents.to(proposals.device)
+        return self.generation_head.loss(proposals, sents.img_inds, sents.prop_inds,
+                                         sents.texts, sents.weights)
+
+    def loss_disambiguation(self, proposals: Tensor, refs: InstanceData) -> Dict[str, Tensor]:
+        """Policy-gradient REG loss (Eq. 4) with the reward of :meth:`set_reward`
+        (step 2), plus the reward's parts for the log.
+
+        Every ref needs its sentences: they are CIDEr's references.
+        """
+        if self.reward is None:
+            raise RuntimeError('train_cfg.reg_loss is policy_gradient but no reward was set: '
+                               'add MutualSupervisionHook(disambiguation=...) to custom_hooks '
+                               '(or call set_reward)')
+        refs = self._reg_rows(refs)
+        if len(refs) == 0:
+            return dict(loss_reg_rl=zero_loss(self.generation_head, anchor=proposals))
+        if any(len(r) == 0 for r in refs.references):
+            raise ValueError('disambiguation supervision needs the sentences of every ref '
+                             '(CIDEr references): keep all of them in the training pipeline')
+        refs = refs.to(proposals.device)
+        cfg = self.ref_train_cfg['policy_gradient']
+        num_samples, parts = cfg['num_samples'], {}
 
         def reward_fn(texts: List[List[str]]) -> Tensor:
+            rows = torch.arange(len(texts), device=proposals.device).repeat_interleave(
+                num_samples)
             flat = [text for beams in texts for text in beams]
-            rep = torch.arange(len(texts), device=dev).repeat_interleave(num_samples)
             with torch.no_grad():
-                scores = self.select(proposals[img_inds[rep]], flat)
-            refs = [references[i] for i in rep.tolist()]
-            return self.reward(scores, prop_inds[rep], flat, refs).view(len(texts), -1)
+                scores = self.select(proposals[refs.img_inds[rows]], flat)
+            out = self.reward(scores, refs.prop_inds[rows], flat,
+                              [refs.references[i] for i in rows.tolist()])
+            parts.update(out)
+            return out['reward'].view(len(texts), num_samples)
 
-        if len(rows) == 0:  # keep the head in the graph (DDP) with zero loss
-            zero = sum(p.sum() for p in self.generation_head.parameters()) * 0
-            return dict(loss_reg_rl=zero)
-        return self.generation_head.loss_policy_gradient(
-            proposals, img_inds, prop_inds, reward_fn, num_samples=num_samples,
-            baseline=cfg.get('baseline', 'mean'), weights=t['weights'][rows].to(dev))
+        losses = self.generation_head.loss_policy_gradient(
+            proposals, refs.img_inds, refs.prop_inds, reward_fn, num_samples=num_samples,
+            baseline=cfg['baseline'], weights=refs.weights)
+        losses.update({f'reward_{k}': v.mean() for k, v in parts.items() if k != 'reward'})
+        return losses
+
+    def parse_losses(self, losses: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """mmengine's, but a NaN or infinite loss term is an error that names it,
+        instead of a step that a loss scaler silently skips or weights that turn NaN."""
+        terms = {k: v for k, v in losses.items() if 'loss' in k}
+        if terms and not bool(torch.stack([torch.isfinite(v).all() for v in terms.values()]).all()):
+            bad = {k: v.detach().float().mean().item() for k, v in terms.items()
+                   if not torch.isfinite(v).all()}
+            raise FloatingPointError(f'non-finite loss terms: {bad}')
+        return super().parse_losses(losses)
 
     # ------------------------------------------------------------------ inference
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
-                rescale: bool = True) -> SampleList:
+                rescale: bool = True, res: Optional[bool] = None, reg: Optional[bool] = None,
+                reg_input: Optional[str] = None, beam_size: Optional[int] = None
+                ) -> SampleList:
         """RES for every expression in ``gt_sents`` and REG for every object in
         ``gt_refs``, from one Mask2Former pass per image.
 
-        Adds ``pred_sents`` (masks, bboxes, scores, proposal_inds) and ``pred_refs``
-        (texts, proposal_inds) to the data samples (see docs/data_flow.md).
+        Args:
+            res, reg (bool, optional): Which tasks to predict.
+            reg_input (str, optional): 'mask' or 'box': how a REG target is matched.
+            beam_size (int, optional): Beam size of REG.
+            (Each defaults to ``test_cfg``.)
+
+        Returns:
+            list[DetDataSample]: The samples with ``pred_sents`` (masks, bboxes,
+            scores, proposal_inds) and ``pred_refs`` (texts, proposal_inds[,
+            rb_correct]) added (see docs/data_flow.md).
         """
+        cfg = self.test_cfg
+        pick = (lambda value, key, default: cfg.get(key, default) if value is None else value)
         proposals, cls_list, mask_list = self.extract_proposals(batch_inputs,
                                                                 batch_data_samples)
-        cfg = self.test_cfg
-        if cfg.get('res', True) and self.selection_head is not None:
+        if pick(res, 'res', True) and self.selection_head is not None:
             self._predict_res(proposals, mask_list[-1], batch_data_samples)
-        if cfg.get('reg', True) and self.generation_head is not None:
-            gt_to_prop = self._match(cls_list, mask_list, batch_data_samples,
-                                     by=cfg.get('reg_input', 'mask'))
-            self._predict_reg(proposals, gt_to_prop, batch_data_samples)
+        if pick(reg, 'reg', True) and self.generation_head is not None:
+            gt_to_prop = self.match(cls_list[-1], mask_list[-1], batch_data_samples,
+                                    by=pick(reg_input, 'reg_input', 'mask'))
+            self._predict_reg(proposals, gt_to_prop, batch_data_samples,
+                              pick(beam_size, 'beam_size', 3))
         return batch_data_samples
 
     def _predict_res(self, proposals: Tensor, mask_pred: Tensor,
                      batch_data_samples: SampleList) -> None:
-        t = self._gather(batch_data_samples, None, 'sents')
-        if not t['texts']:
+        sents = gather_ref_targets(batch_data_samples, None, 'sents')
+        if len(sents) == 0:
             return
-        img_inds = t['img_inds'].to(proposals.device)
-        scores = self.select(proposals[img_inds], t['texts'])
-        probs, picks = scores.softmax(-1).max(-1)
+        img_inds = sents.img_inds.to(proposals.device)
+        probs, picks = self.select(proposals[img_inds], sents.texts).softmax(-1).max(-1)
         for i, sample in enumerate(batch_data_samples):
             sel = (img_inds == i).nonzero()[:, 0]
             if len(sel) == 0:
                 continue
-            masks = self._postprocess_masks(mask_pred[i, picks[sel]], sample.metainfo)
-            sample.pred_sents = InstanceData(
-                masks=masks, bboxes=mask2bbox(masks), scores=probs[sel],
-                proposal_inds=picks[sel])
+            masks = self.postprocess_masks(mask_pred[i, picks[sel]], sample.metainfo)
+            sample.pred_sents = InstanceData(masks=masks, bboxes=mask2bbox(masks),
+                                             scores=probs[sel], proposal_inds=picks[sel])
 
     @staticmethod
-    def _postprocess_masks(mask_logits: Tensor, meta: dict) -> Tensor:
-        """(K, h, w) logits at 1/4 of the padded input -> bool masks at original size."""
+    def postprocess_masks(mask_logits: Tensor, meta: dict) -> Tensor:
+        """(K, h, w) logits at 1/4 of the padded input -> bool masks at original size:
+        upsampled to the padded input, padding cropped, resized to the original image."""
         pad_h, pad_w = meta['batch_input_shape']
         img_h, img_w = meta['img_shape'][:2]
         ori_h, ori_w = meta['ori_shape'][:2]
-        masks = F.interpolate(mask_logits[None], (pad_h, pad_w), mode='bilinear',
+        masks = F.interpolate(mask_logits[None].float(), (pad_h, pad_w), mode='bilinear',
                               align_corners=False)[:, :, :img_h, :img_w]
         masks = F.interpolate(masks, (ori_h, ori_w), mode='bilinear', align_corners=False)[0]
         return masks > 0
 
     def _predict_reg(self, proposals: Tensor, gt_to_prop: List[Tensor],
-                     batch_data_samples: SampleList) -> None:
-        t = self._gather(batch_data_samples, gt_to_prop, 'refs')
-        if len(t['img_inds']) == 0:
+                     batch_data_samples: SampleList, beam_size: int) -> None:
+        refs = gather_ref_targets(batch_data_samples, gt_to_prop, 'refs', keep_unassigned=True)
+        if len(refs) == 0:
             return
+        refs = refs.to(proposals.device)
+        assigned = refs.prop_inds >= 0
+        prop_inds = refs.prop_inds.clamp(min=0)
         cfg = self.test_cfg
-        img_inds = t['img_inds'].to(proposals.device)
-        prop_inds = t['prop_inds'].clamp(min=0).to(proposals.device)
         texts, _ = self.generation_head.generate(
-            proposals, img_inds, prop_inds, beam_size=cfg.get('beam_size', 3),
+            proposals, refs.img_inds, prop_inds, beam_size=beam_size,
             max_len=cfg.get('max_len', None), length_penalty=cfg.get('length_penalty', 0.0))
         best = [beams[0] for beams in texts]
         rb_correct = None
         if self.referee is not None:  # refer back: does the referee pick the target?
             feats, pad_mask = self.referee.text_encoder(best)
-            scores = self.referee.selection_head(proposals[img_inds], feats, pad_mask)
-            rb_correct = (scores.argmax(-1) == prop_inds) & (t['prop_inds'] >= 0).to(
-                prop_inds.device)
+            scores = self.referee.selection_head(proposals[refs.img_inds], feats, pad_mask)
+            rb_correct = (scores.argmax(-1) == prop_inds) & assigned
         for i, sample in enumerate(batch_data_samples):
-            sel = (img_inds == i).nonzero()[:, 0].tolist()
+            sel = (refs.img_inds == i).nonzero()[:, 0].tolist()
             if sel:
                 sample.pred_refs = InstanceData(texts=[best[j] for j in sel],
                                                 proposal_inds=prop_inds[sel])

@@ -59,13 +59,13 @@ class IndicatedGenerationHead(BaseModule):
         return torch.tensor(list('\n'.join(words).encode('utf-8')), dtype=torch.uint8)
 
     @staticmethod
-    def _tensor_to_vocab(data: Tensor) -> List[str]:
+    def vocab_from_tensor(data: Tensor) -> List[str]:
         return bytes(data.tolist()).decode('utf-8').split('\n')
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         data = state_dict.get(prefix + 'vocab_data')
         if data is not None:
-            words = self._tensor_to_vocab(data)
+            words = self.vocab_from_tensor(data)
             if len(words) != len(self.vocab):
                 raise ValueError(f'checkpoint vocabulary has {len(words)} words, the model '
                                  f'{len(self.vocab)}: build the model with that vocabulary')

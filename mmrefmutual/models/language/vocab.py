@@ -7,6 +7,8 @@ reads exactly like human text; a sub-word vocabulary would need detokenisation r
 The vocabulary is stored inside the model's state dict (see
 the ``vocab_data`` buffer of ``IndicatedGenerationHead``), so a checkpoint is self-contained.
 """
+import glob
+import os.path as osp
 from collections import Counter
 from typing import Iterable, List, Sequence, Union
 
@@ -29,6 +31,20 @@ def build_vocab(sentences: Iterable[str], min_count: int = 1) -> List[str]:
     return list(SPECIALS) + [w for w in words if w not in SPECIALS]
 
 
+def missing_vocab_message(path: str) -> str:
+    """What to run when the vocabulary file ``path`` does not exist yet."""
+    folder, name = osp.split(path)
+    split_by = name[len('vocab_'):-len('.txt')] if name.startswith('vocab_') else None
+    refs = sorted(glob.glob(osp.join(folder or '.', 'refs(*).p')))
+    if split_by:
+        refs = [r for r in refs if osp.basename(r) == f'refs({split_by}).p'] or refs
+    guess = f'refs({split_by}).p' if split_by else 'refs(<partition>).p'
+    refs_file = refs[0] if len(refs) == 1 else osp.join(folder, guess)
+    return (f'generation vocabulary {path} not found. Build it once from the training '
+            f"expressions:\n  python tools/dataset_converters/build_vocab.py '{refs_file}' "
+            f'--split train --out {path}')
+
+
 class WordVocab:
     """Maps normalised sentences to token ids and back.
 
@@ -39,7 +55,12 @@ class WordVocab:
     """
 
     def __init__(self, words: Union[str, Sequence[str]]) -> None:
+        if words is None:
+            raise ValueError('no generation vocabulary: set model.generation_head.vocab (the '
+                             "dataset base's vocab_file) or load a checkpoint that has one")
         if isinstance(words, str):
+            if not osp.isfile(words):
+                raise FileNotFoundError(missing_vocab_message(words))
             with open(words) as f:
                 words = [line.rstrip('\n') for line in f if line.strip()]
         words = list(words)

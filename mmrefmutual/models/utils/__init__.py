@@ -1,0 +1,3 @@
+from .ref_targets import gather_ref_targets, zero_loss
+
+__all__ = ['gather_ref_targets', 'zero_loss']
