@@ -125,9 +125,9 @@ class ProposalMask2FormerHead(Mask2FormerHead):
             per_layer = [self._loss_single(*_fp32(cls, mask), batch_gt_instances,
                                            batch_img_metas)
                          for cls, mask in zip(all_cls_scores, all_mask_preds)]
-        losses = {}
-        for i, (loss_cls, loss_mask, loss_dice, _) in enumerate(per_layer):
-            prefix = '' if i == len(per_layer) - 1 else f'd{i}.'
+        losses = {}  # mmdet's names and order: the final layer, then d0., d1., ...
+        for i, (loss_cls, loss_mask, loss_dice, _) in enumerate(per_layer[-1:] + per_layer[:-1]):
+            prefix = f'd{i - 1}.' if i else ''
             losses.update({f'{prefix}loss_cls': loss_cls, f'{prefix}loss_mask': loss_mask,
                            f'{prefix}loss_dice': loss_dice})
         return losses, per_layer[-1][3]
