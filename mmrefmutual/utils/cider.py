@@ -1,5 +1,7 @@
 """CIDEr-D with corpus document frequencies and cached reference vectors.
 
+(One algorithm in one file, shared by the RL reward and the REG metric: hence its length.)
+
 Why our own scorer: pycocoevalcap's ``CiderScorer`` recomputes the document frequencies
 (from the very batch it scores) and re-vectorises every reference on each call, and has no
 API to fix the document frequencies to a corpus. As an RL reward (self-critical training

@@ -1,5 +1,8 @@
 """The referring-expression grammar of the synthetic benchmark: words, parsing, semantics.
 
+(Words, parser and semantics stay in one file on purpose: the generator and the oracle
+must share one meaning of every word.)
+
 The generator writes its sentences with :func:`realise` and checks them with
 :class:`~mmrefmutual.datasets.synthetic.oracle.SyntheticOracle`, which parses
 them with :func:`parse` and evaluates them with :func:`evaluate`: one grammar,

@@ -10,7 +10,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmrefmutual.models.utils import gather_ref_targets, zero_loss
+from mmrefmutual.models.utils import build_referee, gather_ref_targets, zero_loss
 from mmrefmutual.registry import MODELS
 
 #: The referring keys of ``train_cfg`` (the rest is Mask2Former's) and their defaults:
@@ -79,7 +79,7 @@ class RefMutual(Mask2Former):
             self.selection_head = MODELS.build(
                 dict(selection_head, text_channels=self.text_encoder.out_channels))
         self.generation_head = MODELS.build(generation_head) if generation_head else None
-        self.referee = self._build_referee(referee, text_encoder, selection_head) \
+        self.referee = build_referee(referee, text_encoder, selection_head) \
             if referee is not None else None
         self.frozen_modules = tuple(frozen_modules)
         for name in self.frozen_modules:
@@ -110,24 +110,6 @@ class RefMutual(Mask2Former):
         if cfg['reg_loss'] == 'policy_gradient' and self.selection_head is None:
             raise ValueError('the policy-gradient REG loss needs the selection head (reward)')
         return cfg
-
-    def _build_referee(self, referee: dict, text_encoder: dict,
-                       selection_head: dict) -> torch.nn.ModuleDict:
-        """Frozen text encoder + selection head loaded from the referee checkpoint."""
-        from mmrefmutual.utils.checkpoint import load_plain_checkpoint
-        encoder = MODELS.build(referee.get('text_encoder', text_encoder))
-        head = MODELS.build(dict(referee.get('selection_head', selection_head),
-                                 text_channels=encoder.out_channels))
-        ckpt = load_plain_checkpoint(referee['checkpoint'], map_location='cpu')
-        state = ckpt.get('state_dict', ckpt)
-        for name, module in (('text_encoder', encoder), ('selection_head', head)):
-            module.load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
-                                    if k.startswith(name + '.')}, strict=True)
-        # loaded here, not from the checkpoint under test, which has no referee weights
-        for module in (encoder, head):
-            module.is_init = True
-        return torch.nn.ModuleDict(dict(text_encoder=encoder, selection_head=head)
-                                   ).requires_grad_(False).eval()
 
     def train(self, mode: bool = True):
         super().train(mode)
