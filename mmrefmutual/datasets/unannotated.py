@@ -118,7 +118,7 @@ class UnannotatedInstanceDataset(BaseDetDataset):
     Each data_info follows ``docs/data_flow.md``: ``instances`` holds every
     annotation of the image and ``refs`` one pseudo entry per instance to
     describe (``ref_id=-1``, ``sentences=[]``, ``inst_idx`` into
-    ``instances``). An instance is described when it is not a crowd region and
+    ``instances``, ``area``). An instance is described when it is not a crowd region and
     its COCO ``area`` is at least ``min_area``.
 
     Args:
@@ -193,7 +193,8 @@ class UnannotatedInstanceDataset(BaseDetDataset):
             info = index.base_info(img['id'], img_prefix)
             refs = [
                 dict(ref_id=-1, ann_id=ann['id'], inst_idx=inst_idx,
-                     category_id=ann['category_id'], weight=1.0, sentences=[])
+                     category_id=ann['category_id'], area=annotation_area(ann), weight=1.0,
+                     sentences=[])
                 for inst_idx, ann in enumerate(index.img_to_anns[img['id']])
                 if is_eligible(ann, self.min_area)
             ]

@@ -37,8 +37,10 @@ def test_excludes_every_referred_image(refer_data):
     assert [inst['bbox_label'] for inst in info['instances']] == [0, 1, 0, 2]
     # one pseudo ref per eligible instance: not the 20 px car nor the crowd region
     assert info['refs'] == [
-        dict(ref_id=-1, ann_id=401, inst_idx=0, category_id=1, weight=1.0, sentences=[]),
-        dict(ref_id=-1, ann_id=404, inst_idx=3, category_id=18, weight=1.0, sentences=[])]
+        dict(ref_id=-1, ann_id=401, inst_idx=0, category_id=1, area=300.0, weight=1.0,
+             sentences=[]),
+        dict(ref_id=-1, ann_id=404, inst_idx=3, category_id=18, area=400.0, weight=1.0,
+             sentences=[])]
     assert dataset.metainfo['classes'] == ('person', 'car', 'dog')
     assert dataset.load_stats['images_referred'] == 5
     assert dataset.load_stats['images_without_eligible'] == 1

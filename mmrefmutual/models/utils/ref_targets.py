@@ -29,14 +29,15 @@ def gather_ref_targets(batch_data_samples: SampleList, gt_to_prop: Optional[List
             ref gets an output.
 
     Returns:
-        InstanceData: ``img_inds`` (Long), ``prop_inds`` (Long), ``weights`` (Float: the
+        InstanceData: ``img_inds`` (Long), ``ref_inds`` (Long: the row of the ref in its
+        sample's ``gt_refs``), ``prop_inds`` (Long), ``weights`` (Float: the
         ref's loss weight, e.g. 0.1 for generated refs), ``generated`` (Bool: a pseudo
         ref written by the generation head) and ``texts`` (list[str]) or ``references``
         (list[list[str]]), on the CPU.
     """
     if level not in ('sents', 'refs'):
         raise ValueError(f"level must be 'sents' or 'refs', got {level!r}")
-    img_inds, prop_inds, weights, generated, texts = [], [], [], [], []
+    img_inds, ref_rows, prop_inds, weights, generated, texts = [], [], [], [], [], []
     for i, sample in enumerate(batch_data_samples):
         if 'gt_refs' not in sample:
             continue
@@ -59,11 +60,13 @@ def gather_ref_targets(batch_data_samples: SampleList, gt_to_prop: Optional[List
             prop = gt_to_prop[i].cpu()[inst.clamp(min=0)]
             prop[inst < 0] = -1
         img_inds.append(torch.full_like(ref_inds, i))
+        ref_rows.append(ref_inds)
         prop_inds.append(prop)
         weights.append(refs.weights.cpu()[ref_inds].float())
         flags = refs.generated.cpu() if 'generated' in refs else torch.zeros(len(refs), dtype=bool)
         generated.append(flags[ref_inds])
-    rows = InstanceData(img_inds=_cat(img_inds, torch.long), prop_inds=_cat(prop_inds, torch.long),
+    rows = InstanceData(img_inds=_cat(img_inds, torch.long), ref_inds=_cat(ref_rows, torch.long),
+                        prop_inds=_cat(prop_inds, torch.long),
                         weights=_cat(weights, torch.float), generated=_cat(generated, torch.bool))
     rows['texts' if level == 'sents' else 'references'] = texts
     if not keep_unassigned and len(rows) and bool((rows.prop_inds < 0).any()):

@@ -1,0 +1,287 @@
+"""Generation supervision (step 3): pseudo refs, their filters, sharding, leakage guard,
+weights, and the hook through tools/train.py and tools/dist_train.sh."""
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmrefmutual.datasets import RefCocoDataset, UnannotatedInstanceDataset, load_refs
+from mmrefmutual.engine.generation_supervision import (PROVENANCE_KEY, GenerationSupervision,
+                                                       LeakageError)
+from mmrefmutual.registry import MODELS
+from mmrefmutual.utils import register_all_modules, to_plain
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+STEP3 = osp.join(REPO, 'configs', 'mutual', 'synthetic_step3_gensup_tiny.py')
+
+
+def settings(root, **kwargs):
+    """The tiny step-3 config's generation settings, pointed at the test benchmark."""
+    cfg = Config.fromfile(STEP3)
+    gen = cfg.custom_hooks[0].generation_supervision.to_dict()
+    gen['unannotated']['data_root'] = root + '/'
+    gen['protected_refs_files'] = [osp.join(root, 'refcoco', 'refs(unc).p'),
+                                   osp.join(root, 'refcoco+', 'refs(unc).p')]
+    gen.update(batch_size=4, chunk_size=4, min_area=400)
+    gen.update(kwargs)
+    return gen
+
+
+@pytest.fixture(scope='module')
+def step2_ckpt(synthetic_root, tmp_path_factory):
+    """A (randomly initialised) tiny model saved as the 'step-2 checkpoint'."""
+    register_all_modules()
+    cfg = Config.fromfile(STEP3)
+    cfg.model.generation_head.vocab = osp.join(synthetic_root, 'refcoco', 'vocab.txt')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    path = str(tmp_path_factory.mktemp('ckpt') / 'step2.pth')
+    torch.save(to_plain({'state_dict': model.state_dict()}), path)
+    return path, cfg
+
+
+def generate(gen_settings, ckpt, out):
+    path, cfg = ckpt
+    generation = GenerationSupervision(**dict(gen_settings, checkpoint=path))
+    return generation.generate(cfg.model, out, cfg.test_dataloader.dataset.pipeline,
+                               torch.device('cpu'))
+
+
+def pool_instances(root):
+    """(ann_id, area) of the non-crowd instances of the images without refs."""
+    with open(osp.join(root, 'coco', 'annotations', 'instances_train2014.json')) as f:
+        coco = json.load(f)
+    referred = {r['image_id'] for r in load_refs(osp.join(root, 'refcoco', 'refs(unc).p'))}
+    return {a['id']: a['area'] for a in coco['annotations']
+            if a['image_id'] not in referred and not a.get('iscrowd')}
+
+
+def test_instance_filters_are_exact(synthetic_root):
+    register_all_modules()
+    pool = pool_instances(synthetic_root)
+    gen = settings(synthetic_root)
+    dataset = UnannotatedInstanceDataset(**{k: v for k, v in gen['unannotated'].items()
+                                            if k != 'type'}, min_area=0)
+
+    def kept(**kwargs):
+        selected = GenerationSupervision(**dict(gen, checkpoint='x', **kwargs)).select_instances(
+            dataset)
+        return sorted(a for ids in selected.values() for a in ids)
+
+    assert kept(instance_filter='none') == sorted(pool)
+    for min_area in (400, 32 * 32):
+        assert kept(instance_filter='area', min_area=min_area) == sorted(
+            a for a, area in pool.items() if area >= min_area)
+    big = kept(instance_filter='area', min_area=400)
+    random = kept(instance_filter='random', min_area=400, seed=1)
+    assert len(random) == len(big) and random != big and set(random) <= set(pool)
+    assert random == kept(instance_filter='random', min_area=400, seed=1)  # seeded
+
+
+def test_pseudo_refs_file_and_its_weight_in_the_res_loss(synthetic_root, step2_ckpt, tmp_path):
+    out = str(tmp_path / 'pseudo.json')
+    stats = generate(settings(synthetic_root), step2_ckpt, out)
+    with open(out) as f:
+        content = json.load(f)
+    refs = content['refs']
+    pool = pool_instances(synthetic_root)
+    assert {r['ann_id'] for r in refs} == {a for a, area in pool.items() if area >= 400}
+    assert stats['instances'] == len(refs) and stats['expressions'] == 3 * len(refs)
+    for ref in refs:
+        assert (ref['split'], ref['weight'], ref['generated']) == ('train', 0.1, True)
+        assert len(ref['sentences']) == 3  # the best 3 beams, all different
+        assert len({s['sent'] for s in ref['sentences']}) == 3
+        assert all(s['sent'] for s in ref['sentences'])
+    assert content[PROVENANCE_KEY]['checkpoint'] == osp.abspath(step2_ckpt[0])
+
+    # the RefCOCO dataset reads it; the packed refs carry weight 0.1 and generated=True
+    path, cfg = step2_ckpt
+    dataset = RefCocoDataset(ann_file=osp.join(synthetic_root, 'coco', 'annotations',
+                                               'instances_train2014.json'),
+                             split_file=out, split='train', data_root='',
+                             data_prefix=dict(img_path=osp.join(synthetic_root, 'coco',
+                                                                'train2014')),
+                             pipeline=cfg.train_dataloader.dataset.pipeline)
+    assert len(dataset) == len(refs)
+    data = dataset[0]
+    assert data['data_samples'].gt_refs.weights.tolist() == [pytest.approx(0.1)]
+    assert data['data_samples'].gt_refs.generated.tolist() == [True]
+    # loss_res of this pseudo ref = 0.1 * -log softmax(S)_k, computed by hand
+    model = MODELS.build(cfg.model).eval()
+    batch = model.data_preprocessor(dict(inputs=[data['inputs']],
+                                         data_samples=[data['data_samples']]), False)
+    with torch.no_grad():
+        proposals, cls_list, mask_list = model.extract_proposals(batch['inputs'],
+                                                                 batch['data_samples'])
+        _, gt_to_prop = model.panoptic_head.loss_and_assign(cls_list, mask_list,
+                                                            batch['data_samples'])
+        loss = model.loss(batch['inputs'], batch['data_samples'])['loss_res']
+        sample = batch['data_samples'][0]
+        target = gt_to_prop[0][sample.gt_refs.inst_inds[0]]
+        scores = model.select(proposals, [sample.gt_sents.texts[0]])[0]
+    expected = 0.1 * -(scores[target] - torch.logsumexp(scores, 0))
+    torch.testing.assert_close(loss, expected)
+
+
+def test_interrupted_then_resumed_gives_the_same_bytes(synthetic_root, step2_ckpt, tmp_path,
+                                                       monkeypatch):
+    gen = settings(synthetic_root)
+    whole = str(tmp_path / 'whole.json')
+    whole_stats = generate(gen, step2_ckpt, whole)
+    resumed = str(tmp_path / 'resumed.json')
+    written = []
+    original = GenerationSupervision._write_chunk
+
+    def crash_after_two(refs, path):
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        written.append(path)
+        original(refs, path)
+
+    monkeypatch.setattr(GenerationSupervision, '_write_chunk', staticmethod(crash_after_two))
+    with pytest.raises(KeyboardInterrupt):
+        generate(gen, step2_ckpt, resumed)
+    assert not osp.exists(resumed) and len(os.listdir(resumed + '.parts')) == 3  # + provenance
+    monkeypatch.setattr(GenerationSupervision, '_write_chunk', staticmethod(original))
+    stats = generate(gen, step2_ckpt, resumed)
+    with open(whole, 'rb') as a, open(resumed, 'rb') as b:
+        assert a.read() == b.read()
+    assert 0 < stats['images'] < whole_stats['images']  # the two finished chunks were reused
+    assert not osp.exists(resumed + '.parts')
+
+
+def test_refer_back_keeps_the_expressions_grounded_to_their_instance(
+        synthetic_root, step2_ckpt, tmp_path, monkeypatch):
+    """With planted matching (instance i of an image -> proposal i) and a planted
+    selection head (an expression grounds to proposal len(text) mod 20), refer-back keeps
+    exactly the beams that ground to their own instance."""
+    from mmrefmutual.models.detectors import RefMutual
+    monkeypatch.setattr(RefMutual, 'match', lambda self, cls, masks, samples, by='mask': [
+        torch.arange(len(s.gt_instances)) for s in samples])
+    monkeypatch.setattr(RefMutual, 'select', lambda self, proposals, texts: torch.nn.functional.
+                        one_hot(torch.tensor([len(t) % 20 for t in texts]), 20).float())
+    gen = settings(synthetic_root)
+    everything, kept = str(tmp_path / 'all.json'), str(tmp_path / 'kept.json')
+    generate(gen, step2_ckpt, everything)
+    stats = generate(dict(gen, refer_back=True), step2_ckpt, kept)
+    with open(osp.join(synthetic_root, 'coco', 'annotations', 'instances_train2014.json')) as f:
+        anns = json.load(f)['annotations']
+    position = {}
+    for ann in anns:  # the order of an image's instances is the file's
+        position[ann['id']] = sum(a['image_id'] == ann['image_id'] for a in anns
+                                  if a['id'] < ann['id'])
+    with open(everything) as f, open(kept) as g:
+        beams = {r['ann_id']: [s['sent'] for s in r['sentences']] for r in json.load(f)['refs']}
+        got = {r['ann_id']: [s['sent'] for s in r['sentences']] for r in json.load(g)['refs']}
+    expected = {a: [t for t in texts if len(t) % 20 == position[a]] for a, texts in beams.items()}
+    assert got == {a: texts for a, texts in expected.items() if texts}
+    assert stats['rejected'] == sum(3 - len(t) for t in expected.values()) > 0
+    assert stats['expressions'] == sum(len(t) for t in got.values()) > 0
+
+
+def test_evaluation_images_are_never_pseudo_labelled(synthetic_root, step2_ckpt, tmp_path):
+    """A pool whose file wrongly holds every image (val ones too) stops at generation."""
+    src = osp.join(synthetic_root, 'coco', 'annotations', 'instances_train2014.json')
+    with open(src) as f:
+        coco = json.load(f)
+    coco['mmrefmutual_unannotated'] = dict(note='pretends to be the converter output')
+    leaky = str(tmp_path / 'leaky.json')
+    with open(leaky, 'w') as f:
+        json.dump(coco, f)
+    gen = settings(synthetic_root, chunk_size=100, batch_size=64)
+    gen['unannotated'] = dict(gen['unannotated'], ann_file=leaky, refs_files=[])
+    with pytest.raises(LeakageError, match='evaluation split'):
+        generate(gen, step2_ckpt, str(tmp_path / 'leaky_pseudo.json'))
+    assert not osp.exists(str(tmp_path / 'leaky_pseudo.json'))
+
+
+def _cli(options):
+    return [f'{k}={v}' for k, v in options.items()]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _step3_options(root, work, ckpt, iters=2):
+    sys.path.insert(0, osp.join(REPO, 'tests'))
+    from conftest import tiny_cfg_options
+    opts = tiny_cfg_options(root, work, iters=iters, batch_size=2)
+    del opts['test_evaluator.1.oracle_ann_file']
+    opts.update({
+        'load_from': ckpt,
+        'custom_hooks.0.generation_supervision.checkpoint': ckpt,
+        'custom_hooks.0.generation_supervision.unannotated.data_root': root + '/',
+        'custom_hooks.0.generation_supervision.protected_refs_files':
+            f'[{root}/refcoco/refs(unc).p,{root}/refcoco+/refs(unc).p]',
+        'custom_hooks.0.generation_supervision.min_area': 400,
+        'custom_hooks.0.generation_supervision.chunk_size': 4,
+    })
+    return opts
+
+
+def test_step3_through_train_and_dist_train(synthetic_root, step2_ckpt, tmp_path):
+    """tools/train.py generates with a progress bar, then trains on human + pseudo refs;
+    running again reuses the file; --resume neither regenerates nor loses it;
+    tools/dist_train.sh with 2 processes writes the same file."""
+    env = dict(os.environ, PYTHONPATH=REPO, HF_HUB_OFFLINE='1', OMP_NUM_THREADS='1')
+    work = str(tmp_path / 'step3')
+    opts = _step3_options(synthetic_root, work, step2_ckpt[0])
+    train = [sys.executable, osp.join(REPO, 'tools', 'train.py'), STEP3]
+    run = subprocess.run(train + ['--cfg-options'] + _cli(opts), env=env, capture_output=True,
+                         text=True, timeout=600)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-3000:]
+    pseudo = osp.join(work, 'pseudo_refs.json')
+    assert 'task/s' in log and 'ETA' in log  # the progress bar
+    assert 'pseudo samples (pseudo weight 0.1)' in log and 'loss_res:' in log
+    with open(pseudo, 'rb') as f:
+        first = f.read()
+    num_refs = len(json.loads(first)['refs'])
+    assert f'human and {num_refs} pseudo samples' in log
+
+    run = subprocess.run(train + ['--cfg-options'] + _cli(opts), env=env, capture_output=True,
+                         text=True, timeout=600)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-3000:]
+    assert 'reusing' in log and 'task/s' not in log
+
+    resume = dict(opts, **{'train_cfg.max_iters': 3, 'param_scheduler.end': 3})
+    run = subprocess.run(train + ['--resume', osp.join(work, 'iter_2.pth'), '--cfg-options']
+                         + _cli(resume), env=env, capture_output=True, text=True, timeout=600)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-3000:]
+    assert 'resumed at iteration 2' in log and 'task/s' not in log
+    assert f'human and {num_refs} pseudo samples' in log and 'Iter(train) [3/3]' in log
+    with open(pseudo, 'rb') as f:
+        assert f.read() == first
+
+    # the offline tool writes the same file
+    offline = str(tmp_path / 'offline.json')
+    run = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'generate_pseudo_refs.py'),
+                          STEP3, step2_ckpt[0], '--out', offline, '--cfg-options'] + _cli(opts),
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    with open(offline, 'rb') as f:
+        assert f.read() == first
+
+    dist_work = str(tmp_path / 'dist')
+    dist_opts = _step3_options(synthetic_root, dist_work, step2_ckpt[0], iters=1)
+    dist_opts['train_dataloader.batch_size'] = 1
+    run = subprocess.run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), STEP3, '2',
+                          '--cfg-options'] + _cli(dist_opts),
+                         env=dict(env, PYTHON=sys.executable, PORT=str(_free_port())),
+                         capture_output=True, text=True, timeout=600)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-4000:]
+    with open(osp.join(dist_work, 'pseudo_refs.json'), 'rb') as f:
+        assert f.read() == first
