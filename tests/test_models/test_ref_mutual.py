@@ -327,3 +327,17 @@ def test_referee_scores_generated_expressions_for_rb_acc(model_cfg, tmp_path):
             expected = scores.argmax(-1) == s.pred_refs.proposal_inds
             assert s.pred_refs.rb_correct.dtype == torch.bool
             assert torch.equal(s.pred_refs.rb_correct, expected)
+
+
+def test_detached_proposals_train_the_extractor_by_segmentation_only(model_cfg):
+    """Ablation (a) of Tables 3 and 6: the referring losses leave the extractor alone."""
+    inputs, samples = make_batch()
+    for detach in (False, True):
+        model = build(model_cfg, train_cfg=dict(detach_proposals=detach,
+                                                proposal_loss=False)).train()
+        losses = model.loss(inputs, samples)
+        (losses['loss_res'] + losses['loss_reg']).backward()
+        grads = [p.grad for p in model.panoptic_head.parameters() if p.requires_grad]
+        reached = any(g is not None and g.abs().sum() > 0 for g in grads)
+        assert reached != detach
+        assert any(p.grad is not None for p in model.selection_head.parameters())

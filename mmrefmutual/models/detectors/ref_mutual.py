@@ -21,6 +21,7 @@ REF_TRAIN_CFG = dict(
     res_loss=True,  # cross-entropy of the selection head over proposals
     reg_loss='teacher_forcing',  # Eq. (2); 'policy_gradient' (Eq. 4, step 2) or None
     reg_on_generated=False,  # REG also learns from generated (pseudo) refs
+    detach_proposals=False,  # referring losses do not train the extractor (Tables 3/6 (a))
     policy_gradient=dict(num_samples=5, baseline='mean'))
 
 
@@ -56,7 +57,10 @@ class RefMutual(Mask2Former):
             class-agnostic :meth:`ProposalMask2FormerHead.match_targets` used at
             inference); ``res_loss``; ``reg_loss`` (``'teacher_forcing'``,
             ``'policy_gradient'`` with the reward given to :meth:`set_reward`, or None);
-            ``reg_on_generated``; ``policy_gradient`` (``num_samples``, ``baseline``).
+            ``reg_on_generated``; ``detach_proposals`` (the referring heads see the
+            proposals without gradient: the extractor learns from instance segmentation
+            only, the paper's ablations (a)); ``policy_gradient`` (``num_samples``,
+            ``baseline``).
         test_cfg (dict): Mask2Former's test_cfg plus the defaults of :meth:`predict`:
             ``res``, ``reg``, ``reg_input``, ``beam_size``, ``max_len``,
             ``length_penalty``.
@@ -166,6 +170,8 @@ class RefMutual(Mask2Former):
         elif not cfg['proposal_loss']:
             gt_to_prop = self.panoptic_head.assign(cls_list[-1], mask_list[-1],
                                                    batch_data_samples)
+        if cfg['detach_proposals']:
+            proposals = proposals.detach()
         if cfg['res_loss']:
             losses.update(self.loss_res(proposals, gather_ref_targets(
                 batch_data_samples, gt_to_prop, 'sents')))
