@@ -31,13 +31,26 @@ def build_vocab(sentences: Iterable[str], min_count: int = 1) -> List[str]:
     return list(SPECIALS) + [w for w in words if w not in SPECIALS]
 
 
+#: The refer API's default partition of each dataset (RefCOCO/+: UNC, RefCOCOg: UMD),
+#: whose vocabulary is ``vocab.txt``; another partition's is ``vocab_<partition>.txt``.
+DEFAULT_PARTITIONS = ('unc', 'umd')
+
+
 def missing_vocab_message(path: str) -> str:
-    """What to run when the vocabulary file ``path`` does not exist yet."""
+    """What to run when the vocabulary file ``path`` does not exist yet.
+
+    The refs file is looked for next to ``path``: ``vocab_<partition>.txt`` is built
+    from ``refs(<partition>).p``, ``vocab.txt`` from the only refs file there or else
+    from the default partition's (``refs(unc).p`` / ``refs(umd).p``).
+    """
     folder, name = osp.split(path)
     split_by = name[len('vocab_'):-len('.txt')] if name.startswith('vocab_') else None
     refs = sorted(glob.glob(osp.join(folder or '.', 'refs(*).p')))
     if split_by:
         refs = [r for r in refs if osp.basename(r) == f'refs({split_by}).p'] or refs
+    elif len(refs) > 1:
+        refs = [r for r in refs if osp.basename(r) in
+                [f'refs({p}).p' for p in DEFAULT_PARTITIONS]] or refs
     guess = f'refs({split_by}).p' if split_by else 'refs(<partition>).p'
     refs_file = refs[0] if len(refs) == 1 else osp.join(folder, guess)
     return (f'generation vocabulary {path} not found. Build it once from the training '
