@@ -7,3 +7,6 @@ _base_ = [
 model = dict(generation_head=dict(vocab={{_base_.vocab_file}}),
              frozen_modules={{_base_.frozen_modules}}, train_cfg={{_base_.ref_train_cfg}})
 load_from = 'work_dirs/refcoco+_step1_joint/iter_90000.pth'
+# REG references for CIDEr: the RefCOCO expressions of the same objects are added
+# (paper Sec. 4.1: "we merge the expressions from RefCOCO and RefCOCO+")
+test_dataloader = dict(dataset=dict(merge_refs_file='refcoco/refs(unc).p'))

@@ -7,8 +7,9 @@ _base_ = [
     '../_base_/schedules/step3_gensup_90k.py', '../_base_/default_runtime.py'
 ]
 model = dict(generation_head=dict(vocab={{_base_.vocab_file}}))
+# a variable, so that variants (Fig. 5, Table 7) write dict(_base_.generation_supervision, ...)
+generation_supervision = dict(_base_.generation_supervision,
+                              checkpoint='work_dirs/refcoco_step2_rl/iter_20000.pth')
 custom_hooks = [
-    dict(type='MutualSupervisionHook',
-         generation_supervision=dict(_base_.generation_supervision,
-                                     checkpoint='work_dirs/refcoco_step2_rl/iter_20000.pth'))
+    dict(type='MutualSupervisionHook', generation_supervision=generation_supervision)
 ]

@@ -16,12 +16,14 @@ ref_train_cfg = dict(
     # baseline: the mean reward of an object's samples (self-critical; our choice, the
     # paper cites SCST without naming one); 'none' is Eq. (4) as written
     policy_gradient=dict(num_samples=5, baseline='mean'))
-custom_hooks = [
-    dict(type='MutualSupervisionHook',
-         # CIDEr's document frequencies: the refs of the training dataset itself
-         disambiguation=dict(reward=dict(type='UnambiguityCiderReward', alpha=4.0, tau=2.5,
-                                         cider_weight=1.0, unambiguity='softmax')))
-]
+# The hook's settings, a variable so that the reward ablations (Table 5) are diffs:
+#   disambiguation = dict(_base_.disambiguation, reward=dict(_base_.disambiguation.reward, ...))
+#   custom_hooks = [dict(type='MutualSupervisionHook', disambiguation=disambiguation)]
+disambiguation = dict(
+    # CIDEr's document frequencies: the refs of the training dataset itself
+    reward=dict(type='UnambiguityCiderReward', alpha=4.0, tau=2.5, cider_weight=1.0,
+                unambiguity='softmax'))
+custom_hooks = [dict(type='MutualSupervisionHook', disambiguation=disambiguation)]
 max_iters = 20000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=5000)
 val_cfg = dict(type='ValLoop')
