@@ -145,6 +145,11 @@ PY
   esac
 }
 
+finish() {
+  note "gpu_check: $([ $failed -eq 0 ] && echo PASSED || echo FAILED) in $(( $(date +%s) - t_start )) s (summary: $SUMMARY)"
+  exit $failed
+}
+
 latest_ckpt() { ls -t "$1"/iter_*.pth 2>/dev/null | head -n 1; }
 
 # ---- environment ----
@@ -174,7 +179,7 @@ else:
 PY
 rc=$?
 sed 's/^/      /' "$LOG_DIR/env.log" | tee -a "$SUMMARY"
-if [ $rc -ne 0 ]; then fail "environment"; exit 1; fi
+if [ $rc -ne 0 ]; then fail "environment"; finish; fi
 if "$PY" -c "import pycocoevalcap" 2>/dev/null && command -v java >/dev/null; then
   EVALUATOR="[dict(type='RESMetric'), dict(type='REGMetric', oracle_ann_file='$DATA/refcoco/instances.json')]"
   has_reg=1
@@ -189,7 +194,7 @@ if [ ! -f "$DATA/refcoco/vocab.txt" ]; then
   run data "$PY" tools/dataset_converters/make_synthetic_refcoco.py "$DATA" --num-images 200 \
       --ref-image-ratio 0.8 --seed 0 &&
     run vocab "$PY" tools/dataset_converters/build_vocab.py "$DATA/refcoco/refs(unc).p" \
-      --split train --out "$DATA/refcoco/vocab.txt" || { note "no data: stopping"; exit 1; }
+      --split train --out "$DATA/refcoco/vocab.txt" || { note "no data: stopping"; finish; }
 fi
 derive_config "$LOG_DIR/step1.py" "$STEP1_CONFIG"
 derive_config "$LOG_DIR/step2.py" "$STEP2_CONFIG"
@@ -245,10 +250,9 @@ fi
 TE_ARG=()
 [ -n "${TEXT_ENCODER:-}" ] && TE_ARG=(--text-encoder "$TEXT_ENCODER")
 # shellcheck disable=SC2086
-if run benchmark "$PY" tools/benchmark/model_speed.py $BENCH_ARGS "${TE_ARG[@]}"; then
+if run benchmark "$PY" tools/benchmark/model_speed.py $BENCH_ARGS ${TE_ARG[@]+"${TE_ARG[@]}"}; then
   grep -E '^(device|config|\((a|b|c)\))' "$LOG_DIR/benchmark.log" | sed 's/^/      /' \
     | tee -a "$SUMMARY"
 fi
 
-note "gpu_check: $([ $failed -eq 0 ] && echo PASSED || echo FAILED) in $(( $(date +%s) - t_start )) s (summary: $SUMMARY)"
-exit $failed
+finish
