@@ -22,6 +22,7 @@ TABLE_COLUMNS: Dict[str, List[Column]] = OrderedDict(
         ('CIDEr', 'CIDEr', '{:.3f}'),
         ('Rb-Acc', 'Rb-Acc', '{:.2f}'),
         ('Oracle unamb.', 'oracle_unambiguity', '{:.2f}'),
+        ('Cat. named', 'category_named', '{:.2f}'),
     ],
     RES=[
         ('mIoU', 'mIoU', '{:.2f}'),

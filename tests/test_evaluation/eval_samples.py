@@ -174,6 +174,10 @@ class FakeOracle:
 
 ORACLE_EXPECTED = 6 / 9 * 100
 RB_EXPECTED = 6 / 9 * 100
+# head nouns: 'woman in red shirt' and 'sofa on the right' name no category of the table
+CATEGORIES = {100: 'man', 110: 'lady', 200: 'car', 300: 'dog', 310: 'cat', 320: 'couch',
+              400: 'tree', 500: 'bowl', 510: 'cup'}
+CATEGORY_EXPECTED = 7 / 9 * 100
 
 
 class OracleREGMetric(REGMetric):
@@ -181,6 +185,9 @@ class OracleREGMetric(REGMetric):
 
     def _build_oracle(self):
         return FakeOracle()
+
+    def _ann_categories(self):
+        return CATEGORIES
 
 
 def run_metric(metric,

@@ -16,7 +16,8 @@ from mmrefmutual.registry import METRICS
 
 # --import-mode=importlib: the helpers are found through sys.path (spawned workers too)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from eval_samples import (ORACLE_EXPECTED, RB_EXPECTED, make_reg_samples,  # noqa: E402
+from eval_samples import (CATEGORY_EXPECTED, ORACLE_EXPECTED, RB_EXPECTED,  # noqa: E402
+                          make_reg_samples,
                           reg_sample, run_metric, single_process_reg_metrics)
 
 needs_java = pytest.mark.skipif(shutil.which('java') is None, reason='needs a Java runtime')
@@ -59,6 +60,7 @@ def test_reg_metric_rb_acc_oracle_and_dump():
     metrics = single_process_reg_metrics()
     assert metrics['reg/Rb-Acc'] == pytest.approx(RB_EXPECTED)
     assert metrics['reg/oracle_unambiguity'] == pytest.approx(ORACLE_EXPECTED)
+    assert metrics['reg/category_named'] == pytest.approx(CATEGORY_EXPECTED)
     with open(metrics['_outfile']) as f:
         records = json.load(f)
     assert [r['ref_id'] for r in records] == [10, 11, 20, 30, 31, 32, 40, 50, 51]
@@ -136,3 +138,10 @@ def test_reg_metric_with_synthetic_oracle(tmp_path, monkeypatch):
     metrics = run_metric(metric, samples)
     assert num_refs > 10 and 0 < num_good < num_refs
     assert metrics['reg/oracle_unambiguity'] == pytest.approx(num_good / num_refs * 100)
+    # the generator's own sentences name their object's shape first; 'purple zebra' none
+    assert metrics['reg/category_named'] == pytest.approx(num_good / num_refs * 100)
+    # without Java: the cheap measures only
+    metric = REGMetric(oracle_ann_file=str(tmp_path / 'refcoco' / 'instances.json'),
+                       caption_metrics=False)
+    cheap = run_metric(metric, samples)
+    assert set(cheap) == {'reg/oracle_unambiguity', 'reg/category_named', 'reg/Rb-Acc'}

@@ -44,6 +44,9 @@ class REGMetric(BaseMetric):
       whose referents according to
       ``SyntheticOracle(oracle_ann_file).referents(image_id, expression)`` are exactly
       ``[ann_id]`` of the target; only when ``oracle_ann_file`` is given.
+    - ``category_named`` (percent, with ``oracle_ann_file``): share of expressions whose
+      head noun (the first word that is a category name of the annotation file) is the
+      target's category: is REG grounded in the right object at all.
 
     With ``merge_refs_file`` (an option of the dataset), the references arrive already
     merged in ``gt_refs.sentences``; this metric only scores what it receives.
@@ -59,6 +62,8 @@ class REGMetric(BaseMetric):
         prefix (str, optional): Prefix of the metric names. Defaults to ``'reg'``.
         collect_dir (str, optional): Directory shared by all ranks used to collect results
             when ``collect_device='cpu'``. Defaults to None (a temporary directory).
+        caption_metrics (bool): Compute METEOR and CIDEr (Java, ~10 s a call). False
+            keeps the cheap measures only, e.g. to follow grounding during training.
     """
 
     default_prefix: Optional[str] = 'reg'
@@ -68,10 +73,12 @@ class REGMetric(BaseMetric):
                  outfile_prefix: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
-        if PTBTokenizer is None:
+                 collect_dir: Optional[str] = None,
+                 caption_metrics: bool = True) -> None:
+        self.caption_metrics = caption_metrics
+        if PTBTokenizer is None and caption_metrics:
             raise RuntimeError('REGMetric needs pycocoevalcap: pip install pycocoevalcap')
-        if is_main_process():
+        if is_main_process() and caption_metrics:
             # Fail at build time rather than after a whole training run; only the rank
             # that calls compute_metrics runs Java.
             check_java()
@@ -176,6 +183,22 @@ class REGMetric(BaseMetric):
             self._oracle = SyntheticOracle(self.oracle_ann_file)
         return self._oracle
 
+    def _ann_categories(self) -> Dict[int, str]:
+        """Category name of every annotation of ``oracle_ann_file``."""
+        from mmengine.fileio import load
+        coco = load(self.oracle_ann_file)
+        names = {c['id']: c['name'] for c in coco['categories']}
+        return {a['id']: names[a['category_id']] for a in coco['annotations']}
+
+    @staticmethod
+    def category_named(records: List[dict], categories: Dict[int, str]) -> float:
+        """Percent of expressions whose head noun (first word that is a category name)
+        is the target's category."""
+        names = set(categories.values())
+        head = (lambda text: next((w for w in text.split() if w in names), None))
+        return float(np.mean([head(rec['expression']) == categories[rec['ann_id']]
+                              for rec in records]) * 100)
+
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Score the gathered generated expressions.
 
@@ -194,7 +217,7 @@ class REGMetric(BaseMetric):
             logger.warning('REGMetric got no referred object to evaluate.')
             return {}
 
-        metrics = self.caption_scores(records)
+        metrics = self.caption_scores(records) if self.caption_metrics else {}
         rb = [rec['rb_correct'] for rec in records if 'rb_correct' in rec]
         if rb:
             metrics['Rb-Acc'] = float(np.mean(rb) * 100)
@@ -205,6 +228,7 @@ class REGMetric(BaseMetric):
                 [rec['ann_id']] for rec in records
             ]
             metrics['oracle_unambiguity'] = float(np.mean(unambiguous) * 100)
+            metrics['category_named'] = self.category_named(records, self._ann_categories())
         logger.info(f'REG evaluated on {len(records)} referred objects.')
         return metrics
 
