@@ -51,8 +51,11 @@ class RefCocoDataset(BaseDetDataset):
             ``'test'``, as available in the partition of ``split_file``.
             Defaults to ``'train'``.
         mode (str): ``'train'``: one sample per ref; ``'test'``: one sample per
-            image with every ref of the split in it and all their sentences.
-            Defaults to ``'train'``.
+            image with every ref of the split in it and all their sentences;
+            ``'image'``: the samples of ``'test'``, for training on every ref of an
+            image at each visit (``RandomSelectExpression`` picks a sentence per
+            ref): more referring supervision per Mask2Former pass. Defaults to
+            ``'train'``.
         max_words (int, optional): Expressions are truncated to this many
             words. None keeps them whole. Defaults to None.
         merge_refs_file (str, optional): A second refs file over the same COCO
@@ -72,7 +75,7 @@ class RefCocoDataset(BaseDetDataset):
     ``bbox_label`` is the index of the category id among the sorted ids.
     """
 
-    MODES = ('train', 'test')
+    MODES = ('train', 'test', 'image')
 
     def __init__(self,
                  ann_file: str,
@@ -161,7 +164,7 @@ class RefCocoDataset(BaseDetDataset):
             ann_ids = [inst['ann_id'] for inst in info['instances']]
             for ref in refs:
                 ref['inst_idx'] = ann_ids.index(ref['ann_id'])
-            if self.mode == 'test':
+            if self.mode in ('test', 'image'):
                 data_list.append(dict(info, refs=refs))
             else:
                 # Sharing `instances` is safe: BaseDataset hands out (de)serialised

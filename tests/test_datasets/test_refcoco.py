@@ -24,6 +24,7 @@ def infos(dataset):
     (UNC, 'train', 'test', 2, 2),        # refs 0 and 1 are in different images
     (UNC, 'val', 'train', 3, 3),
     (UNC, 'val', 'test', 2, 3),          # image 1 holds refs 10 and 11
+    (UNC, 'val', 'image', 2, 3),         # per-image training: the samples of 'test'
     (UNC, 'testA', 'test', 1, 1),
     (UNC_PLUS, 'val', 'test', 1, 1),     # the Python 2 pickle
     (UNC_PLUS, 'train', 'train', 1, 1),
