@@ -1,0 +1,10 @@
+# Fig. 5, RefCOCO+ step 3: instances of area >= 64^2 (208k pseudo refs in the paper), without
+# reweighting (pseudo weight 1.0).
+# Evaluate (Fig. 5: mean mIoU of the three splits): python tools/test.py \
+#     configs/ablations/refcoco+_step3_gensup_area64_w1.0.py CKPT --splits val testA testB
+_base_ = '../mutual/refcoco+_step3_gensup.py'
+generation_supervision = dict(_base_.generation_supervision,  # the paper's values
+                              instance_filter='area', min_area=64 * 64, weight=1.0)
+custom_hooks = [
+    dict(type='MutualSupervisionHook', generation_supervision=generation_supervision)
+]
