@@ -304,3 +304,19 @@ def test_box_configs_train_on_boxes_and_evaluate_on_masks():
     rle = sample.gt_refs.rles[0]
     area = mask_utils.area(dict(size=rle['size'], counts=rle['counts'].encode('ascii')))
     assert abs(area - 200 * 160 / 2) < 0.05 * 200 * 160 / 2  # the triangle, not its box
+
+
+def test_readme_maps_every_row_to_existing_configs():
+    """README "Paper row -> config" names only existing configs, and every paper config."""
+    with open(osp.join(REPO, 'README.md')) as f:
+        readme = f.read()
+    section = readme.split('## Paper row -> config', 1)[1].split('\n## ', 1)[0]
+    named = set()
+    for folder, name in re.findall(r'`([ma])/([^`\s]+\.py)`', section):
+        name = name.replace('...', 'refcoco+_step3_gensup')
+        folder = dict(m='mutual', a='ablations')[folder]
+        for ds in (('refcoco', 'refcoco+', 'refcocog') if 'DS' in name else ('', )):
+            named.add(osp.join(folder, name.replace('DS', ds)))
+    shipped = {osp.relpath(p, osp.join(REPO, 'configs')) for p in CONFIGS}
+    assert named <= shipped, named - shipped
+    assert {p for p in shipped if not osp.basename(p).startswith('synthetic')} <= named
