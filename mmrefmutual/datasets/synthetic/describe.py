@@ -18,8 +18,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..text import normalize_expression
-from .grammar import (DIRECTIONS, LOCATION_RELATIONS, SIZE_RANK, Desc, Expression, SceneObject,
-                      evaluate, matches, realise)
+from .grammar import (DEFAULT_WORDING, DIRECTIONS, LOCATION_RELATIONS, SIZE_RANK, Desc, Expression,
+                      SceneObject, Wording, evaluate, matches, realise)
 
 #: Paraphrases use frames costing at most this much more than the cheapest one.
 SLACK = 1.0
@@ -57,11 +57,15 @@ class ExpressionPlanner:
         objects (Sequence[SceneObject]): Every annotation of the image.
         margin (float): Perceptual margin in pixels: positions compared by a
             location word must differ by at least this much.
+        wording (Wording): The words of the benchmark variant. Defaults to
+            the default variant's.
     """
 
-    def __init__(self, objects: Sequence[SceneObject], margin: float) -> None:
+    def __init__(self, objects: Sequence[SceneObject], margin: float,
+                 wording: Wording = DEFAULT_WORDING) -> None:
         self.objects = list(objects)
         self.margin = margin
+        self.wording = wording
         self._match: Dict[Desc, Tuple[int, ...]] = {}
 
     def match(self, desc: Desc) -> Tuple[int, ...]:
@@ -233,7 +237,7 @@ class ExpressionPlanner:
             if len(out) == num_sentences:
                 break
             _, frame, n_cands = frames[order[attempt % len(order)]]
-            raw = realise(frame, rng, n_cands)
+            raw = realise(frame, rng, n_cands, self.wording)
             sent = normalize_expression(raw)
             if sent not in seen:
                 seen.add(sent)

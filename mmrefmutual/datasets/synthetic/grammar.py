@@ -8,13 +8,19 @@ The generator writes its sentences with :func:`realise` and checks them with
 them with :func:`parse` and evaluates them with :func:`evaluate`: one grammar,
 one meaning, on both sides.
 
+Variants of the benchmark (:mod:`~mmrefmutual.datasets.synthetic.variants`) keep
+this grammar and its semantics and change only the words: a :class:`Wording`
+(what the generator writes) and a :class:`Lexicon` (what the parser accepts;
+:data:`DEFAULT_LEXICON` wraps :data:`LEXICON`). The words below are the default
+variant's.
+
 Parsing
 -------
 The text is normalised by :func:`mmrefmutual.datasets.text.normalize_expression`
 (case, punctuation and extra spaces do not matter), determiners and a few
 fillers (``the a an that which is very far``) are dropped, then the words are
-matched, longest phrase first, against :data:`LEXICON`. Any other word makes the
-expression unparseable. The accepted structure is::
+matched, longest phrase first, against the lexicon (:data:`LEXICON` by default).
+Any other word makes the expression unparseable. The accepted structure is::
 
     expression := [selector] modifiers noun [postfix]
     selector   := ORDINAL | SUPERLATIVE | DIRECTION      # at most one
@@ -58,7 +64,7 @@ Location words (:data:`LOCATION_WORDS`) are those of absolute or directional
 position; RefCOCO+-like expressions never contain them.
 """
 from functools import lru_cache
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -159,7 +165,7 @@ def _build_lexicon() -> Dict[Tuple[str, ...], Tuple[str, Optional[object]]]:
 #: Phrase -> (symbol, value); symbols: SIZE, COLOR, NOUN (value None: any shape),
 #: SUPER, ORD, DIR, FROM, EXT, REL.
 LEXICON = _build_lexicon()
-_MAX_PHRASE = max(len(k) for k in LEXICON)
+SYMBOLS = frozenset({'SIZE', 'COLOR', 'NOUN', 'SUPER', 'ORD', 'DIR', 'FROM', 'EXT', 'REL'})
 
 
 class Desc(NamedTuple):
@@ -220,21 +226,6 @@ def scene_object_from_ann(ann: dict) -> SceneObject:
                        occluded_by=frozenset(int(a) for a in attrs.get('occluded_by', ())))
 
 
-def _lex(words: List[str]) -> Optional[List[Tuple[str, Optional[object]]]]:
-    """Greedy longest-phrase lexing; None when a word is not in the lexicon."""
-    symbols, i = [], 0
-    while i < len(words):
-        for n in range(min(_MAX_PHRASE, len(words) - i), 0, -1):
-            entry = LEXICON.get(tuple(words[i:i + n]))
-            if entry is not None:
-                symbols.append(entry)
-                i += n
-                break
-        else:
-            return None
-    return symbols
-
-
 def _parse_np(symbols: list, i: int, allow_selector: bool):
     """Parse ``[selector] modifiers noun`` from ``symbols[i]``.
 
@@ -259,24 +250,24 @@ def _parse_np(symbols: list, i: int, allow_selector: bool):
     return None  # no noun
 
 
-def parse(expression: str) -> Optional[Expression]:
+def parse(expression: str, lexicon: Optional['Lexicon'] = None) -> Optional[Expression]:
     """Parse an expression of the synthetic grammar.
 
     Args:
         expression (str): Raw or normalised text; case, punctuation and extra
             spaces are ignored.
+        lexicon (Lexicon, optional): The words of the benchmark variant the
+            expression is in. Defaults to :data:`DEFAULT_LEXICON`.
 
     Returns:
         Expression | None: The parse, or None when the text is not in the
         grammar (unknown word, missing noun, misplaced phrase...).
     """
-    return _parse_normalised(normalize_expression(expression))
+    return (DEFAULT_LEXICON if lexicon is None else lexicon).parse(expression)
 
 
-@lru_cache(maxsize=65536)
-def _parse_normalised(text: str) -> Optional[Expression]:
-    words = [w for w in text.split() if w not in FILLERS]
-    symbols = _lex(words)
+def _parse_symbols(symbols: list) -> Optional[Expression]:
+    """The grammar proper: lexed symbols -> :class:`Expression` (or None)."""
     if not symbols:
         return None
     head = _parse_np(symbols, 0, allow_selector=True)
@@ -311,6 +302,83 @@ def _parse_normalised(text: str) -> Optional[Expression]:
             return None
         return Expression('relation', desc, relation=value, landmark=landmark[0])
     return None
+
+
+class Lexicon:
+    """The words of one variant of the benchmark: phrase -> (symbol, value).
+
+    Variants share the grammar (:func:`_parse_symbols`) and its semantics
+    (:func:`evaluate`) and differ only in their words, so the oracle of any
+    variant is exact. Shape and colour values are the variant's own names (those
+    of the annotations' ``attributes``); every other value is canonical
+    (``'small'``, ``'left'``, ``'left_of'``, ``2``...). A phrase is a key of
+    normalised words without :data:`FILLERS` (``'on the left'`` is ``'on
+    left'``); the lexer matches the longest phrase first.
+
+    Args:
+        phrases (Mapping[str | tuple[str, ...], tuple[str, Any]]): Phrase (words
+            joined by spaces, or their tuple) -> ``(symbol, value)``, symbol in
+            :data:`SYMBOLS`.
+    """
+
+    def __init__(self, phrases: Mapping[Union[str, Tuple[str, ...]],
+                                        Tuple[str, Optional[object]]]) -> None:
+        table: Dict[Tuple[str, ...], Tuple[str, Optional[object]]] = {}
+        for phrase, (symbol, value) in phrases.items():
+            key = tuple(phrase.split()) if isinstance(phrase, str) else tuple(phrase)
+            if not key or normalize_expression(' '.join(key)).split() != list(key) or \
+                    FILLERS.intersection(key):
+                raise ValueError(f'phrase {phrase!r} is not normalised or has a filler')
+            if symbol not in SYMBOLS:
+                raise ValueError(f'unknown symbol {symbol!r} of phrase {phrase!r}')
+            table[key] = (symbol, value)
+        if not table:
+            raise ValueError('a lexicon needs phrases')
+        self.table = table
+        self._max_phrase = max(len(k) for k in table)
+        self._parse_text = lru_cache(maxsize=65536)(self._parse_normalised)
+
+    @property
+    def words(self) -> frozenset:
+        """Every word of every phrase."""
+        return frozenset(w for key in self.table for w in key)
+
+    def lex(self, words: Sequence[str]) -> Optional[List[Tuple[str, Optional[object]]]]:
+        """Greedy longest-phrase lexing; None when a word is in no phrase."""
+        symbols, i = [], 0
+        while i < len(words):
+            for n in range(min(self._max_phrase, len(words) - i), 0, -1):
+                entry = self.table.get(tuple(words[i:i + n]))
+                if entry is not None:
+                    symbols.append(entry)
+                    i += n
+                    break
+            else:
+                return None
+        return symbols
+
+    def parse(self, expression: str) -> Optional[Expression]:
+        """Parse an expression in these words (see :func:`parse`)."""
+        return self._parse_text(normalize_expression(expression))
+
+    def _parse_normalised(self, text: str) -> Optional[Expression]:
+        symbols = self.lex([w for w in text.split() if w not in FILLERS])
+        return None if symbols is None else _parse_symbols(symbols)
+
+    def to_json(self) -> Dict[str, list]:
+        """``{phrase: [symbol, value]}`` (phrases sorted), as stored in a variant's
+        ``info['lexicon']``."""
+        return {' '.join(key): [symbol, value]
+                for key, (symbol, value) in sorted(self.table.items())}
+
+    @classmethod
+    def from_json(cls, table: Mapping[str, Sequence]) -> 'Lexicon':
+        """The lexicon of :meth:`to_json`'s output."""
+        return cls({phrase: (entry[0], entry[1]) for phrase, entry in table.items()})
+
+
+#: The words of the default benchmark.
+DEFAULT_LEXICON = Lexicon(LEXICON)
 
 
 def matches(obj: SceneObject, desc: Desc) -> bool:
@@ -401,6 +469,31 @@ def evaluate(expr: Expression, objects: Sequence[SceneObject]) -> List[int]:
 # Realisation: Expression -> human-like raw text (random synonyms, style).
 # Every phrase used here is in LEXICON, which the tests check through the oracle.
 # --------------------------------------------------------------------------------------
+class Wording(NamedTuple):
+    """How one variant of the benchmark writes each meaning (its realisation tables).
+
+    Attributes:
+        sizes (dict): Size class -> ``((phrase, weight), ...)``.
+        colors (dict): Colour name -> ``((phrase, weight), ...)``.
+        shapes (dict): Shape name -> ``((phrase, weight), ...)``; ``None``: the
+            generic nouns.
+        extremes (dict): Direction -> templates of a rank-1 expression around
+            ``{np}`` (``'{np} on the left'``, ``'leftmost {np}'``).
+        superlatives (dict): ``(extreme, comparative)`` -> words
+            (``('large', True)``: ``bigger``; ``('large', False)``: ``biggest``).
+        relations (dict): Relation -> phrases.
+        ordinal (str): Template of a rank-k expression, ``k >= 2``, with
+            ``{ordinal}``, ``{np}`` and ``{direction}``.
+    """
+    sizes: Dict[str, Tuple[Tuple[str, float], ...]]
+    colors: Dict[str, Tuple[Tuple[str, float], ...]]
+    shapes: Dict[Optional[str], Tuple[Tuple[str, float], ...]]
+    extremes: Dict[str, Tuple[str, ...]]
+    superlatives: Dict[Tuple[str, bool], Tuple[str, ...]]
+    relations: Dict[str, Tuple[str, ...]]
+    ordinal: str
+
+
 _SIZE_WORDS = {
     'small': (('small', 0.6), ('little', 0.25), ('tiny', 0.15)),
     'medium': (('medium', 0.5), ('medium sized', 0.25), ('medium-sized', 0.25)),
@@ -441,6 +534,70 @@ _RELATION_WORDS = {
     'behind': ('behind', 'partly hidden by', 'partially hidden by'),
     'in_front': ('in front of', 'covering', 'partly covering'),
 }
+#: The words of the default benchmark (:data:`LEXICON` accepts all of them and more).
+DEFAULT_WORDING = Wording(sizes=_SIZE_WORDS, colors=_COLOR_WORDS, shapes=_SHAPE_WORDS,
+                          extremes=_EXTREME_TEMPLATES, superlatives=_SUPER_WORDS,
+                          relations=_RELATION_WORDS,
+                          ordinal='{ordinal} {np} from the {direction}')
+
+
+def _key(phrase: str) -> Tuple[str, ...]:
+    """Lexicon key of a written phrase: normalised words without fillers."""
+    return tuple(w for w in normalize_expression(phrase).split() if w not in FILLERS)
+
+
+def lexicon_of_wording(wording: Wording) -> Lexicon:
+    """The lexicon that accepts exactly the phrases a wording writes.
+
+    Args:
+        wording (Wording): Realisation tables; a template of ``extremes`` has
+            its phrase after ``{np}`` (an ``EXT``) or before it (a ``DIR``).
+
+    Returns:
+        Lexicon: Its phrases (and the shared ordinals) with their meanings.
+
+    Raises:
+        ValueError: if one phrase would mean two things.
+    """
+    entries: Dict[Tuple[str, ...], Tuple[str, Optional[object]]] = {}
+
+    def add(text: str, symbol: str, value: Optional[object]) -> None:
+        key = _key(text)
+        if entries.setdefault(key, (symbol, value)) != (symbol, value):
+            raise ValueError(f'phrase {text!r} means both {entries[key]} and '
+                             f'{(symbol, value)}')
+
+    for symbol, table in (('SIZE', wording.sizes), ('COLOR', wording.colors),
+                          ('NOUN', wording.shapes)):
+        for value, options in table.items():
+            for phrase, _ in options:
+                add(phrase, symbol, value)
+    for direction, templates in wording.extremes.items():
+        split = [template.split('{np}') for template in templates]
+        if any(before.strip() and after.strip() for before, after in split):
+            raise ValueError(f'a template of {templates} has words on both sides of {{np}}')
+        for before, _ in split:  # prefixes first: a DIR also serves as a postfix
+            if before.strip():
+                add(before, 'DIR', direction)
+        for before, after in split:
+            if not before.strip() and entries.get(_key(after)) != ('DIR', direction):
+                add(after, 'EXT', direction)
+    for (extreme, _), words in wording.superlatives.items():
+        for word in words:
+            add(word, 'SUPER', extreme)
+    for relation, phrases in wording.relations.items():
+        for phrase in phrases:
+            add(phrase, 'REL', relation)
+    for k in _ORDINAL_WORDS:
+        add(_ORDINAL_WORDS[k], 'ORD', k)
+        add(_ORDINAL_NUMBERS[k], 'ORD', k)
+    head, tail = wording.ordinal.split('{np}')
+    if head.strip() != '{ordinal}':
+        raise ValueError(f'ordinal template {wording.ordinal!r} must start with '
+                         "'{ordinal} {np}'")
+    for direction in DIRECTIONS:
+        add(tail.format(direction=direction), 'FROM', direction)
+    return Lexicon(entries)
 
 
 def _pick_weighted(rng: np.random.Generator, options: Sequence[Tuple[str, float]]) -> str:
@@ -454,18 +611,22 @@ def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
     return options[int(rng.integers(len(options)))]
 
 
-def realise_desc(desc: Desc, rng: np.random.Generator) -> str:
+def realise_desc(desc: Desc, rng: np.random.Generator,
+                 wording: Wording = DEFAULT_WORDING) -> str:
     """Words of a description (size, colour, noun), without determiner."""
     words = []
     if desc.size is not None:
-        words.append(_pick_weighted(rng, _SIZE_WORDS[desc.size]))
+        words.append(_pick_weighted(rng, wording.sizes[desc.size]))
     if desc.color is not None:
-        words.append(_pick_weighted(rng, _COLOR_WORDS[desc.color]))
-    words.append(_pick_weighted(rng, _SHAPE_WORDS[desc.shape]))
+        words.append(_pick_weighted(rng, wording.colors[desc.color]))
+    words.append(_pick_weighted(rng, wording.shapes[desc.shape]))
     return ' '.join(words)
 
 
-def realise(expr: Expression, rng: np.random.Generator, num_candidates: int = 3) -> str:
+def realise(expr: Expression,
+            rng: np.random.Generator,
+            num_candidates: int = 3,
+            wording: Wording = DEFAULT_WORDING) -> str:
     """Write an expression as a human might (synonyms, optional article, case, period).
 
     Args:
@@ -474,25 +635,28 @@ def realise(expr: Expression, rng: np.random.Generator, num_candidates: int = 3)
         num_candidates (int): Objects matching ``expr.desc``; with two, the
             comparative (``bigger``) is used instead of the superlative.
             Defaults to 3.
+        wording (Wording): The variant's words. Defaults to
+            :data:`DEFAULT_WORDING`.
 
     Returns:
-        str: The raw sentence; :func:`parse` maps it back to ``expr``.
+        str: The raw sentence; :func:`parse` with the variant's lexicon maps it
+        back to ``expr``.
     """
-    np_text = realise_desc(expr.desc, rng)
+    np_text = realise_desc(expr.desc, rng, wording)
     if expr.kind == 'attr':
         text = np_text
     elif expr.kind == 'rank' and expr.k == 1:
-        text = _pick(rng, _EXTREME_TEMPLATES[expr.direction]).format(np=np_text)
+        text = _pick(rng, wording.extremes[expr.direction]).format(np=np_text)
     elif expr.kind == 'rank':
         ordinal = (_ORDINAL_NUMBERS if rng.random() < 0.2 else _ORDINAL_WORDS)[expr.k]
-        text = f'{ordinal} {np_text} from the {expr.direction}'
+        text = wording.ordinal.format(ordinal=ordinal, np=np_text, direction=expr.direction)
     elif expr.kind == 'super':
-        word = _pick(rng, _SUPER_WORDS[(expr.extreme, num_candidates == 2)])
+        word = _pick(rng, wording.superlatives[(expr.extreme, num_candidates == 2)])
         text = f'{word} {np_text}'
     elif expr.kind == 'relation':
         filler = 'that is ' if rng.random() < 0.15 else ''
-        rel = _pick(rng, _RELATION_WORDS[expr.relation])
-        text = f'{np_text} {filler}{rel} the {realise_desc(expr.landmark, rng)}'
+        rel = _pick(rng, wording.relations[expr.relation])
+        text = f'{np_text} {filler}{rel} the {realise_desc(expr.landmark, rng, wording)}'
     else:
         raise ValueError(f'unknown expression kind {expr.kind!r}')
     # Style: people often drop the article, capitalise, or end with a period.
