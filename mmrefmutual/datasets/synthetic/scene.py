@@ -14,20 +14,30 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from PIL import Image
 
-from .grammar import COLORS, SHAPES, SIZES
+from .grammar import SIZES
+from .variants import DEFAULT, VARIANTS, Variant
 
 #: Equal-area radius of each size class, as a fraction of the image side (each
 #: class has about 2.4x the area of the previous one, so sizes are obvious).
 SIZE_RADIUS = {'small': 0.065, 'medium': 0.1, 'large': 0.145}
-#: Shapes of the two scene themes (the testA / testB split uses them).
-THEME_SHAPES = {'A': ('circle', 'square', 'triangle'), 'B': ('star', 'cross')}
-#: Share of a scene's shapes drawn from its theme group.
+#: Share of a scene's shapes drawn from its theme group (``Variant.themes``; the
+#: testA / testB split uses the themes).
 THEME_WEIGHT = 0.75
 CIRCLE_VERTICES = 32
 #: Half-width of a cross arm, relative to the arm length (centre to tip).
 CROSS_ARM = 0.35
 #: Inner radius of a star, relative to its outer radius.
 STAR_INNER = 0.5
+#: Half-width of a diamond, relative to its half-height.
+DIAMOND_WIDTH = 0.6
+#: Inner circle of a crescent (radius, centre offset), relative to the outer radius.
+CRESCENT_INNER = (0.8, 0.5)
+#: Arrow: half-width of the head, half-width of the shaft and height of the head
+#: (relative to the half-length).
+ARROW_HEAD, ARROW_SHAFT, ARROW_HEAD_LENGTH = 0.7, 0.3, 0.8
+HEART_VERTICES = 40
+#: Shapes that look the same at any angle: drawn unrotated.
+UNROTATED = frozenset({'circle'})
 
 
 class ObjectSpec(NamedTuple):
@@ -68,7 +78,7 @@ class RenderedScene(NamedTuple):
 
 def _unit_vertices(shape: str) -> np.ndarray:
     """Vertices ``(N, 2)`` of a shape of circumradius 1, centred, pointing up
-    (y grows downwards)."""
+    (y grows downwards); every variant's shapes are here."""
     if shape == 'circle':
         t = np.arange(CIRCLE_VERTICES) * (2 * math.pi / CIRCLE_VERTICES)
         return np.stack([np.cos(t), np.sin(t)], axis=1)
@@ -89,7 +99,42 @@ def _unit_vertices(shape: str) -> np.ndarray:
         pts = np.array([(-a, -1), (a, -1), (a, -a), (1, -a), (1, a), (a, a), (a, 1), (-a, 1),
                         (-a, a), (-1, a), (-1, -a), (-a, -a)], dtype=float)
         return pts / math.hypot(1.0, a)
+    if shape == 'hexagon':
+        t = -math.pi / 2 + np.arange(6) * (math.pi / 3)
+        return np.stack([np.cos(t), np.sin(t)], axis=1)
+    if shape == 'diamond':
+        w = DIAMOND_WIDTH
+        return np.array([(0, -1), (w, 0), (0, 1), (-w, 0)], dtype=float)
+    if shape == 'crescent':
+        # The unit disc minus a disc of radius r centred at (d, 0): the outer arc
+        # between the two circles' crossings, back along the inner arc; horns right.
+        r, d = CRESCENT_INNER
+        x = (1 - r * r + d * d) / (2 * d)
+        outer_start = math.atan2(math.sqrt(1 - x * x), x)
+        inner_start = math.atan2(math.sqrt(1 - x * x), x - d)
+        t = np.linspace(outer_start, 2 * math.pi - outer_start, 25)
+        u = np.linspace(2 * math.pi - inner_start, inner_start, 17)[1:-1]
+        pts = np.concatenate([np.stack([np.cos(t), np.sin(t)], axis=1),
+                              np.stack([d + r * np.cos(u), r * np.sin(u)], axis=1)])
+        return _centre_and_scale(pts)
+    if shape == 'arrow':
+        h, s, y = ARROW_HEAD, ARROW_SHAFT, -1 + ARROW_HEAD_LENGTH
+        pts = np.array([(0, -1), (h, y), (s, y), (s, 1), (-s, 1), (-s, y), (-h, y)],
+                       dtype=float)
+        return _centre_and_scale(pts)
+    if shape == 'heart':
+        # The classic heart curve, lobes up, tip down.
+        t = np.arange(HEART_VERTICES) * (2 * math.pi / HEART_VERTICES)
+        x = 16 * np.sin(t)**3
+        y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
+        return _centre_and_scale(np.stack([x, y], axis=1))
     raise ValueError(f'unknown shape {shape!r}')
+
+
+def _centre_and_scale(pts: np.ndarray) -> np.ndarray:
+    """Centre a polygon on its bounding box and scale it to circumradius 1."""
+    pts = pts - (pts.min(axis=0) + pts.max(axis=0)) / 2
+    return pts / np.hypot(pts[:, 0], pts[:, 1]).max()
 
 
 def _polygon_area(verts: np.ndarray) -> float:
@@ -98,7 +143,8 @@ def _polygon_area(verts: np.ndarray) -> float:
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
 
-_UNIT_VERTICES = {shape: _unit_vertices(shape) for shape in SHAPES}
+_UNIT_VERTICES = {shape: _unit_vertices(shape)
+                  for variant in VARIANTS.values() for shape in variant.shapes}
 #: Circumradius / equal-area radius of each shape: all shapes of a size class
 #: then have the area of the circle of that class.
 _AREA_FACTOR = {shape: math.sqrt(math.pi / _polygon_area(v)) for shape, v in _UNIT_VERTICES.items()}
@@ -143,7 +189,8 @@ def sample_objects(rng: np.random.Generator,
                    num_objects: int,
                    distractor_prob: float = 0.7,
                    overlap_prob: float = 0.4,
-                   max_tries: int = 40) -> List[ObjectSpec]:
+                   max_tries: int = 40,
+                   variant: Variant = DEFAULT) -> List[ObjectSpec]:
     """Draw the objects of a scene.
 
     Distractors are made on purpose: with probability ``distractor_prob`` a new
@@ -157,7 +204,7 @@ def sample_objects(rng: np.random.Generator,
         rng (np.random.Generator): The image's generator.
         img_size (int): Image side in pixels.
         theme (str): ``'A'`` or ``'B'``: most shapes come from
-            ``THEME_SHAPES[theme]``.
+            ``variant.themes[theme]``.
         num_objects (int): Objects to try to place (some may not fit).
         distractor_prob (float): Probability that an object is a variant of an
             earlier one. Defaults to 0.7.
@@ -165,14 +212,16 @@ def sample_objects(rng: np.random.Generator,
             Defaults to 0.4.
         max_tries (int): Positions tried per object before giving it up.
             Defaults to 40.
+        variant (Variant): Shapes, colours and themes to draw from. Defaults
+            to the default variant.
 
     Returns:
         list[ObjectSpec]: The placed objects, in drawing order.
     """
-    in_theme = THEME_SHAPES[theme]
+    shapes, in_theme = variant.shapes, variant.themes[theme]
     shape_p = np.array([THEME_WEIGHT / len(in_theme) if s in in_theme else
-                        (1 - THEME_WEIGHT) / (len(SHAPES) - len(in_theme)) for s in SHAPES])
-    colors = list(COLORS)
+                        (1 - THEME_WEIGHT) / (len(shapes) - len(in_theme)) for s in shapes])
+    colors = list(variant.colors)
     attrs: List[Tuple[str, str, str]] = []
     for _ in range(num_objects):
         if attrs and rng.random() < distractor_prob:
@@ -181,12 +230,12 @@ def sample_objects(rng: np.random.Generator,
             if change == 0:
                 color = _other(rng, colors, color)
             elif change == 1:
-                shape = _other(rng, SHAPES, shape, shape_p)
+                shape = _other(rng, shapes, shape, shape_p)
             elif change == 2:
                 size = _other(rng, SIZES, size)
             # change == 3: exact duplicate
         else:
-            shape = SHAPES[int(rng.choice(len(SHAPES), p=shape_p))]
+            shape = shapes[int(rng.choice(len(shapes), p=shape_p))]
             color = colors[int(rng.integers(len(colors)))]
             size = SIZES[int(rng.integers(len(SIZES)))]
         attrs.append((shape, color, size))
@@ -195,9 +244,9 @@ def sample_objects(rng: np.random.Generator,
     for shape, color, size in attrs:
         radius = SIZE_RADIUS[size] * img_size * rng.uniform(0.93, 1.07)
         outer = circumradius(shape, radius)
-        angle = 0.0 if shape == 'circle' else math.radians(rng.uniform(-15, 15))
+        angle = 0.0 if shape in UNROTATED else math.radians(rng.uniform(-15, 15))
         jitter = rng.integers(-12, 13, size=3)
-        rgb = tuple(int(v) for v in np.clip(np.array(COLORS[color]) + jitter, 0, 255))
+        rgb = tuple(int(v) for v in np.clip(np.array(variant.colors[color]) + jitter, 0, 255))
         may_overlap = rng.random() < overlap_prob
         # All candidate positions are drawn at once: a fixed number of draws keeps
         # the random stream independent of which candidate is accepted.
