@@ -3,10 +3,15 @@
     python tools/dataset_converters/make_synthetic_refcoco.py data/synthetic \
         --num-images 5000 --ref-image-ratio 0.25 --seed 0
 
+    # the same benchmark in other shapes, colours, words and image side
+    python tools/dataset_converters/make_synthetic_refcoco.py data/synthetic_alt --variant alt
+
 Writes ``coco/train2014/*.png``, ``coco/annotations/instances_train2014.json``,
 ``refcoco/{instances.json,refs(unc).p}`` and ``refcoco+/{instances.json,refs(unc).p}``
 under OUT_DIR (see ``mmrefmutual/datasets/synthetic/generator.py``). The same seed
-gives byte-identical files.
+gives byte-identical files. ``--variant`` picks the look and words
+(``mmrefmutual/datasets/synthetic/variants.py``); a variant's json files record its
+lexicon, so the oracle reads them without being told the variant.
 """
 import argparse
 import json
@@ -18,6 +23,7 @@ from typing import List, Optional
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco  # noqa: E402
+from mmrefmutual.datasets.synthetic.variants import VARIANTS  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -29,7 +35,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--ref-image-ratio', type=float, default=0.25,
                         help='share of the images that carry refs; the rest is the pool of '
                         'unreferred instances')
-    parser.add_argument('--img-size', type=int, default=128, help='side of the square images')
+    parser.add_argument('--img-size', type=int, default=None,
+                        help="side of the square images (default: the variant's, 128 for "
+                        'default, 160 for alt)')
+    parser.add_argument('--variant', default='default', choices=sorted(VARIANTS),
+                        help='shapes, colours, words and default image side of the benchmark')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--min-objects', type=int, default=3)
     parser.add_argument('--max-objects', type=int, default=7)
@@ -57,7 +67,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         args.out_dir, num_images=args.num_images, ref_image_ratio=args.ref_image_ratio,
         img_size=args.img_size, seed=args.seed, min_objects=args.min_objects,
         max_objects=args.max_objects, split_ratios=args.split_ratios,
-        num_workers=args.workers)
+        num_workers=args.workers, variant=args.variant)
     print(json.dumps(summary, indent=1))
     print(f'synthetic benchmark written to {args.out_dir} in '
           f'{time.perf_counter() - start:.1f} s')

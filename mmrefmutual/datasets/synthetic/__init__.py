@@ -7,12 +7,16 @@ expression planning; numpy, Pillow and pycocotools only) is imported explicitly 
 tools and tests that need it::
 
     from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco
+
+``CATEGORIES``, ``COLORS``, ``SHAPES`` and ``LOCATION_WORDS`` are the default
+variant's; every variant (``variants.py``, data only) has its own, and the oracle
+reads a variant's words (a :class:`Lexicon`) from its json files.
 """
-from .grammar import (CATEGORIES, COLORS, LOCATION_WORDS, SHAPES, SIZES, Desc, Expression,
-                      evaluate, parse, realise)
+from .grammar import (CATEGORIES, COLORS, DEFAULT_LEXICON, LOCATION_WORDS, SHAPES, SIZES, Desc,
+                      Expression, Lexicon, Wording, evaluate, parse, realise)
 from .oracle import SyntheticOracle
 
 __all__ = [
     'SyntheticOracle', 'CATEGORIES', 'COLORS', 'SHAPES', 'SIZES', 'LOCATION_WORDS', 'Desc',
-    'Expression', 'parse', 'evaluate', 'realise'
+    'Expression', 'Lexicon', 'Wording', 'DEFAULT_LEXICON', 'parse', 'evaluate', 'realise'
 ]

@@ -20,6 +20,13 @@ equal probability, so training sees both. The other images form the pool of
 unreferred instances (for generation supervision): their annotations are only in
 ``coco/annotations/instances_train2014.json``.
 
+Variants (``variant='alt'``, :mod:`.variants`): the same scenes, splits and grammar
+with other shapes, colours, words and image side. A variant's categories and
+``attributes`` carry its own shape and colour names, and its json files record
+``info['variant']`` and ``info['lexicon']`` (phrase -> ``[symbol, value]``), from
+which :class:`~.oracle.SyntheticOracle` parses its expressions. The default variant
+writes neither key.
+
 Determinism: every image draws from its own generator seeded by ``(seed, image
 index)`` and the split plan from one seeded by ``seed`` alone, and ids are given
 in image order after all images are made, so the files are byte-identical for a
@@ -40,9 +47,10 @@ from PIL import Image
 
 from ..text import normalize_expression
 from .describe import ExpressionPlanner
-from .grammar import CATEGORIES, CATEGORY_IDS, LOCATION_WORDS, parse, scene_object_from_ann
+from .grammar import scene_object_from_ann
 from .oracle import SyntheticOracle
 from .scene import render_scene, sample_objects
+from .variants import Variant, get_variant
 
 SPLITS: Tuple[str, ...] = ('train', 'val', 'testA', 'testB')
 IMAGE_DIR = osp.join('coco', 'train2014')
@@ -92,7 +100,7 @@ def _plan(num_images: int, ref_image_ratio: float, split_ratios: Sequence[float]
 
 
 def _annotation(image_id: int, k: int, spec, polygon: List[float], visible: np.ndarray,
-                occluded: bool, hider_ids: List[int]) -> dict:
+                occluded: bool, hider_ids: List[int], category_ids: Dict[str, int]) -> dict:
     """COCO annotation of the k-th (1-based) object of an image.
 
     Args:
@@ -103,6 +111,7 @@ def _annotation(image_id: int, k: int, spec, polygon: List[float], visible: np.n
         visible (np.ndarray): ``(H, W)`` bool mask of its visible pixels.
         occluded (bool): Whether part of it is hidden.
         hider_ids (list[int]): ann ids of the objects noticeably hiding it.
+        category_ids (dict): Shape name -> category id (of the variant).
 
     Returns:
         dict: The annotation; ``area`` and ``bbox`` are those of the visible
@@ -117,7 +126,7 @@ def _annotation(image_id: int, k: int, spec, polygon: List[float], visible: np.n
         # Nothing covers it: its polygon rasterises to exactly the painted pixels.
         segmentation = [polygon]
     return dict(id=image_id * ANN_ID_BASE + k, image_id=image_id,
-                category_id=CATEGORY_IDS[spec.shape], segmentation=segmentation,
+                category_id=category_ids[spec.shape], segmentation=segmentation,
                 area=float(mask_utils.area(rle)),
                 bbox=[float(v) for v in mask_utils.toBbox(rle)], iscrowd=0,
                 attributes=dict(shape=spec.shape, color=spec.color, size=spec.size,
@@ -132,17 +141,18 @@ def _make_image(index: int, split: Optional[str], theme: str, cfg: dict) -> dict
         split (str, optional): Its split, None for a pool image (no refs).
         theme (str): ``'A'`` or ``'B'``.
         cfg (dict): ``out_dir``, ``img_size``, ``seed``, ``min_objects``,
-            ``max_objects``.
+            ``max_objects``, ``variant`` (name).
 
     Returns:
         dict: ``image`` record, ``annotations``, ``split`` and ``refs``
         (``{'refcoco': [(ann_id, category_id, [raw, ...])], 'refcoco+': [...]}``).
     """
     img_size = cfg['img_size']
+    variant = get_variant(cfg['variant'])
     image_id = index + 1
     rng = np.random.default_rng([cfg['seed'], 1, index])
     num_objects = int(rng.integers(cfg['min_objects'], cfg['max_objects'] + 1))
-    specs = sample_objects(rng, img_size, theme, num_objects)
+    specs = sample_objects(rng, img_size, theme, num_objects, variant=variant)
     scene = render_scene(specs, img_size, rng)
     file_name = FILE_NAME.format(image_id)
     Image.fromarray(scene.image).save(
@@ -151,36 +161,49 @@ def _make_image(index: int, split: Optional[str], theme: str, cfg: dict) -> dict
     ann_ids = [image_id * ANN_ID_BASE + k + 1 for k in range(len(scene.objects))]
     anns = [
         _annotation(image_id, k + 1, spec, scene.polygons[k], scene.visible[k],
-                    scene.occluded[k], [ann_ids[j] for j in scene.occluded_by[k]])
+                    scene.occluded[k], [ann_ids[j] for j in scene.occluded_by[k]],
+                    variant.category_ids)
         for k, spec in enumerate(scene.objects)
     ]
     refs: Dict[str, list] = {'refcoco': [], 'refcoco+': []}
     if split is not None:
-        # The planner and the oracle both read the annotations exactly as written.
+        # The planner and the oracle both read the annotations exactly as written,
+        # the oracle with the variant's words as they are recorded in the json files.
         objects = [scene_object_from_ann(a) for a in anns]
-        oracle = SyntheticOracle(dict(images=[image], annotations=anns))
-        planner = ExpressionPlanner(objects, margin=MARGIN_FRAC * img_size)
-        for variant, allow_location in (('refcoco', True), ('refcoco+', False)):
+        oracle = SyntheticOracle(dict(info=_variant_info(variant), images=[image],
+                                      annotations=anns))
+        planner = ExpressionPlanner(objects, margin=MARGIN_FRAC * img_size,
+                                    wording=variant.wording)
+        for dataset, allow_location in (('refcoco', True), ('refcoco+', False)):
             for idx, ann in enumerate(anns):
                 num = int(rng.integers(MIN_SENTENCES, MAX_SENTENCES + 1))
                 raws = planner.sentences(idx, rng, allow_location, num)
                 for raw in raws:
-                    _verify(oracle, image_id, ann['id'], raw, allow_location)
+                    _verify(oracle, image_id, ann['id'], raw, allow_location,
+                            variant.location_words)
                 if raws:
-                    refs[variant].append((ann['id'], ann['category_id'], raws))
+                    refs[dataset].append((ann['id'], ann['category_id'], raws))
     return dict(image=image, annotations=anns, split=split, refs=refs)
 
 
 def _verify(oracle: SyntheticOracle, image_id: int, ann_id: int, raw: str,
-            allow_location: bool) -> None:
+            allow_location: bool, location_words: frozenset) -> None:
     """Fail loudly if a generated sentence does not fit exactly its object."""
     found = oracle.referents(image_id, raw)
     if found != [ann_id]:
         raise RuntimeError(f'generated expression {raw!r} for ann {ann_id} of image {image_id} '
                            f'fits {found} according to the oracle')
-    if not allow_location and (parse(raw).uses_location or LOCATION_WORDS.intersection(
+    if not allow_location and (oracle.parse(raw).uses_location or location_words.intersection(
             normalize_expression(raw).split())):
         raise RuntimeError(f'RefCOCO+ expression {raw!r} uses location')
+
+
+def _variant_info(variant: Variant) -> dict:
+    """What a variant adds to ``info`` (nothing for the default: its files stay as
+    they always were)."""
+    if variant.name == 'default':
+        return {}
+    return dict(variant=variant.name, lexicon=variant.lexicon.to_json())
 
 
 def _make_chunk(args: Tuple[List[Tuple[int, Optional[str], str]], dict]) -> List[dict]:
@@ -198,12 +221,13 @@ def _default_workers(num_images: int) -> int:
     return max(1, min(cpus, 8, num_images // MIN_IMAGES_PER_WORKER))
 
 
-def _build_refs(results: Sequence[dict], variant: str) -> List[dict]:
-    """RefCOCO-style refs of one variant; ref and sentence ids in image order."""
+def _build_refs(results: Sequence[dict], dataset: str) -> List[dict]:
+    """RefCOCO-style refs of ``'refcoco'`` or ``'refcoco+'``; ref and sentence ids in
+    image order."""
     refs, sent_id = [], 0
     for res in results:
         stem = osp.splitext(res['image']['file_name'])[0]
-        for ann_id, category_id, raws in res['refs'][variant]:
+        for ann_id, category_id, raws in res['refs'][dataset]:
             sentences = []
             for raw in raws:
                 sent = normalize_expression(raw)
@@ -231,12 +255,13 @@ def _dumps(obj: dict) -> str:
 def generate_synthetic_refcoco(out_dir: str,
                                num_images: int = 5000,
                                ref_image_ratio: float = 0.25,
-                               img_size: int = 128,
+                               img_size: Optional[int] = None,
                                seed: int = 0,
                                min_objects: int = 3,
                                max_objects: int = 7,
                                split_ratios: Sequence[float] = (0.8, 0.1, 0.05, 0.05),
-                               num_workers: Optional[int] = None) -> dict:
+                               num_workers: Optional[int] = None,
+                               variant: str = 'default') -> dict:
     """Generate the synthetic referring benchmark in the RefCOCO layout.
 
     Args:
@@ -246,7 +271,8 @@ def generate_synthetic_refcoco(out_dir: str,
         ref_image_ratio (float): Share of the images that carry refs, in
             ``[0, 1]``; the others form the unreferred pool. Defaults to 0.25
             (about RefCOCO's share of COCO train2014).
-        img_size (int): Side of the square images. Defaults to 128.
+        img_size (int, optional): Side of the square images. Defaults to the
+            variant's (128 for ``'default'``, 160 for ``'alt'``).
         seed (int): Non-negative seed; the same seed gives byte-identical files.
             Defaults to 0.
         min_objects (int): Fewest objects drawn per scene (a few may then not
@@ -256,12 +282,18 @@ def generate_synthetic_refcoco(out_dir: str,
             among the ref images. Defaults to ``(0.8, 0.1, 0.05, 0.05)``.
         num_workers (int, optional): Worker processes; None picks from the CPU
             count and ``num_images``. The output does not depend on it.
+        variant (str): ``'default'`` or another name of
+            :data:`~.variants.VARIANTS` (``'alt'``: other shapes, colours, words
+            and image side; see :mod:`.variants`). Defaults to ``'default'``.
 
     Returns:
         dict: Counts: ``images``, ``ref_images`` and ``pool_images``,
         ``annotations``, ``occluded_annotations`` (stored as RLE),
-        ``images_per_split``, ``refs`` and ``sentences`` (per variant).
+        ``images_per_split``, ``refs`` and ``sentences`` (per dataset,
+        ``refcoco`` and ``refcoco+``).
     """
+    spec = get_variant(variant)
+    img_size = spec.img_size if img_size is None else img_size
     if num_images < 1:
         raise ValueError(f'num_images must be positive, got {num_images}')
     if not 0.0 <= ref_image_ratio <= 1.0:
@@ -282,7 +314,7 @@ def generate_synthetic_refcoco(out_dir: str,
         os.makedirs(osp.join(out_dir, sub), exist_ok=True)
     plan = _plan(num_images, ref_image_ratio, split_ratios, seed)
     cfg = dict(out_dir=out_dir, img_size=img_size, seed=seed, min_objects=min_objects,
-               max_objects=max_objects)
+               max_objects=max_objects, variant=spec.name)
     tasks = [(index, split, theme) for index, (split, theme) in enumerate(plan)]
     chunks = [(tasks[i:i + CHUNK_SIZE], cfg) for i in range(0, len(tasks), CHUNK_SIZE)]
     workers = _default_workers(num_images) if num_workers is None else max(1, num_workers)
@@ -296,8 +328,8 @@ def generate_synthetic_refcoco(out_dir: str,
 
     info = dict(description='mmrefmutual synthetic referring benchmark (RefCOCO layout)',
                 version='1.0', seed=seed, num_images=num_images,
-                ref_image_ratio=ref_image_ratio, img_size=img_size)
-    categories = [dict(c) for c in CATEGORIES]
+                ref_image_ratio=ref_image_ratio, img_size=img_size, **_variant_info(spec))
+    categories = [dict(c) for c in spec.categories]
     all_anns = [a for r in results for a in r['annotations']]
     _write_text(_dumps(dict(info=info, licenses=[], images=[r['image'] for r in results],
                             annotations=all_anns, categories=categories)),
@@ -314,12 +346,12 @@ def generate_synthetic_refcoco(out_dir: str,
                                             for a in all_anns),
                    images_per_split=dict(Counter(r['split'] for r in referred)),
                    refs={}, sentences={})
-    for variant in ('refcoco', 'refcoco+'):
-        refs = _build_refs(results, variant)
-        _write_text(ref_coco, osp.join(out_dir, variant, 'instances.json'))
-        with open(osp.join(out_dir, variant, 'refs(unc).p'), 'wb') as f:
+    for dataset in ('refcoco', 'refcoco+'):
+        refs = _build_refs(results, dataset)
+        _write_text(ref_coco, osp.join(out_dir, dataset, 'instances.json'))
+        with open(osp.join(out_dir, dataset, 'refs(unc).p'), 'wb') as f:
             # protocol 2, like the Python 2 era originals.
             pickle.dump(refs, f, protocol=2)
-        summary['refs'][variant] = len(refs)
-        summary['sentences'][variant] = sum(len(r['sentences']) for r in refs)
+        summary['refs'][dataset] = len(refs)
+        summary['sentences'][dataset] = sum(len(r['sentences']) for r in refs)
     return summary

@@ -3,7 +3,9 @@ import json
 import os
 from typing import Dict, List, Optional, Union
 
-from .grammar import Expression, SceneObject, evaluate, parse, scene_object_from_ann
+from .grammar import (DEFAULT_LEXICON, Expression, Lexicon, SceneObject, evaluate,
+                      scene_object_from_ann)
+from .variants import VARIANTS
 
 
 class SyntheticOracle:
@@ -14,6 +16,12 @@ class SyntheticOracle:
     both) on the ``attributes`` and ``bbox`` of the image's annotations. A
     referring expression is unambiguous iff :meth:`referents` returns exactly
     one ann id.
+
+    The words are those of the file's variant: ``info['lexicon']`` when the file
+    has one (a variant's files, see :mod:`.variants`), the default lexicon
+    otherwise. The oracle of a variant understands that variant's phrases only:
+    a word outside its lexicon (in an ``'alt'`` file, any default shape, colour
+    or generic noun) makes a sentence fit nothing.
 
     Args:
         ann_file_or_dict (str | os.PathLike | dict): A synthetic COCO instances
@@ -27,6 +35,11 @@ class SyntheticOracle:
         else:
             with open(ann_file_or_dict, 'r', encoding='utf-8') as f:
                 coco = json.load(f)
+        info = coco.get('info') or {}
+        #: Name of the file's variant.
+        self.variant: str = info.get('variant', 'default')
+        #: The words the oracle understands.
+        self.lexicon: Lexicon = _lexicon_of(info)
         self._objects: Dict[int, List[SceneObject]] = {
             int(img['id']): []
             for img in coco.get('images', [])
@@ -50,10 +63,10 @@ class SyntheticOracle:
         except KeyError:
             raise KeyError(f'image {image_id} is not in the oracle\'s annotation file') from None
 
-    @staticmethod
-    def parse(expression: str) -> Optional[Expression]:
-        """Parse an expression (None when it is not in the grammar)."""
-        return parse(expression)
+    def parse(self, expression: str) -> Optional[Expression]:
+        """Parse an expression (None when it is not in the grammar or uses a word
+        that is not in the file's lexicon)."""
+        return self.lexicon.parse(expression)
 
     def referents(self, image_id: int, expression: str) -> List[int]:
         """Every annotation of the image that the expression fits.
@@ -72,7 +85,7 @@ class SyntheticOracle:
             KeyError: if the image is unknown.
         """
         objects = self.objects(image_id)
-        expr = parse(expression)
+        expr = self.parse(expression)
         if expr is None:
             return []
         return evaluate(expr, objects)
@@ -80,3 +93,18 @@ class SyntheticOracle:
     def is_unambiguous(self, image_id: int, expression: str, ann_id: int) -> bool:
         """Whether the expression fits exactly the object ``ann_id``."""
         return self.referents(image_id, expression) == [int(ann_id)]
+
+
+def _lexicon_of(info: dict) -> Lexicon:
+    """The lexicon recorded in a file's ``info`` (the default one when none is).
+
+    A recorded lexicon equal to a known variant's is that variant's object, so
+    that its parse cache is shared (the generator builds one oracle per image).
+    """
+    table = info.get('lexicon')
+    if table is None:
+        return DEFAULT_LEXICON
+    known = VARIANTS.get(info.get('variant'))
+    if known is not None and known.lexicon.to_json() == table:
+        return known.lexicon
+    return Lexicon.from_json(table)
