@@ -221,9 +221,26 @@ def _default_workers(num_images: int) -> int:
     return max(1, min(cpus, 8, num_images // MIN_IMAGES_PER_WORKER))
 
 
-def _build_refs(results: Sequence[dict], dataset: str) -> List[dict]:
+def _shared_strings(variant: Variant) -> Dict[str, str]:
+    """The module-level strings a ref can hold, each mapped to itself.
+
+    The pickle memo writes an object met twice as a back-reference, so the bytes of
+    the refs file depend on which strings are one object. In one process the split
+    names (:data:`SPLITS`) and a bare noun sentence (``'disc'``, a phrase of the
+    wording's tables, returned as is) are shared constants; results that come back
+    from worker processes carry one copy per chunk instead. Mapping the copies back
+    to the constants makes the file the same whatever the number of workers.
+    """
+    strings = {split: split for split in SPLITS}
+    for table in (variant.wording.sizes, variant.wording.colors, variant.wording.shapes):
+        strings.update((phrase, phrase) for options in table.values() for phrase, _ in options)
+    return strings
+
+
+def _build_refs(results: Sequence[dict], dataset: str, variant: Variant) -> List[dict]:
     """RefCOCO-style refs of ``'refcoco'`` or ``'refcoco+'``; ref and sentence ids in
     image order."""
+    shared = _shared_strings(variant)
     refs, sent_id = [], 0
     for res in results:
         stem = osp.splitext(res['image']['file_name'])[0]
@@ -231,12 +248,13 @@ def _build_refs(results: Sequence[dict], dataset: str) -> List[dict]:
             sentences = []
             for raw in raws:
                 sent = normalize_expression(raw)
-                sentences.append(dict(tokens=sent.split(), raw=raw, sent_id=sent_id, sent=sent))
+                sentences.append(dict(tokens=sent.split(), raw=shared.get(raw, raw),
+                                      sent_id=sent_id, sent=sent))
                 sent_id += 1
             refs.append(dict(sent_ids=[s['sent_id'] for s in sentences],
                              file_name=f'{stem}_{ann_id}.png', ann_id=ann_id,
                              ref_id=len(refs), image_id=res['image']['id'],
-                             split=res['split'], sentences=sentences,
+                             split=shared[res['split']], sentences=sentences,
                              category_id=category_id))
     return refs
 
@@ -347,7 +365,7 @@ def generate_synthetic_refcoco(out_dir: str,
                    images_per_split=dict(Counter(r['split'] for r in referred)),
                    refs={}, sentences={})
     for dataset in ('refcoco', 'refcoco+'):
-        refs = _build_refs(results, dataset)
+        refs = _build_refs(results, dataset, spec)
         _write_text(ref_coco, osp.join(out_dir, dataset, 'instances.json'))
         with open(osp.join(out_dir, dataset, 'refs(unc).p'), 'wb') as f:
             # protocol 2, like the Python 2 era originals.
