@@ -14,6 +14,7 @@ from PIL import Image
 
 from mmrefmutual.datasets.synthetic import (DEFAULT_LEXICON, Desc, Expression, Lexicon,
                                             SyntheticOracle, parse, realise)
+from mmrefmutual.datasets.synthetic import generator
 from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco
 from mmrefmutual.datasets.synthetic.grammar import (DEFAULT_WORDING, FILLERS, LEXICON, RELATIONS,
                                                     SIZES, lexicon_of_wording)
@@ -303,13 +304,19 @@ def test_oracle_reads_any_recorded_lexicon():
 
 
 # ------------------------------------------------------------------ determinism, CLI
-def test_same_seed_is_byte_identical_whatever_the_workers(alt_root, tmp_path):
-    again = generate(tmp_path / 'again', num_workers=2)
+@pytest.mark.parametrize('variant', ['alt', 'default'])
+def test_same_seed_is_byte_identical_whatever_the_workers_and_chunks(
+        variant, alt_root, default_root, tmp_path, monkeypatch):
+    """Several chunks from two workers give the files of one process: the refs
+    pickles too, whose bytes depend on which strings are one object."""
+    root = alt_root if variant == 'alt' else default_root
+    monkeypatch.setattr(generator, 'CHUNK_SIZE', 8)
+    again = generate(tmp_path / 'again', variant=variant, num_workers=2)
     for rel in OUTPUT_FILES:
-        assert filecmp.cmp(osp.join(alt_root, rel), osp.join(again, rel), shallow=False), rel
-    images = sorted(os.listdir(osp.join(alt_root, 'coco', 'train2014')))
+        assert filecmp.cmp(osp.join(root, rel), osp.join(again, rel), shallow=False), rel
+    images = sorted(os.listdir(osp.join(root, 'coco', 'train2014')))
     assert len(images) == NUM_IMAGES
-    _, mismatch, errors = filecmp.cmpfiles(osp.join(alt_root, 'coco', 'train2014'),
+    _, mismatch, errors = filecmp.cmpfiles(osp.join(root, 'coco', 'train2014'),
                                            osp.join(again, 'coco', 'train2014'), images,
                                            shallow=False)
     assert not mismatch and not errors
