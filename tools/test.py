@@ -23,6 +23,10 @@ def parse_args():
         '--splits', nargs='+',
         help="splits of the test dataset to evaluate, e.g. 'val testA testB' "
         "(default: the config's test split)")
+    parser.add_argument(
+        '--tasks', nargs='+', choices=['res', 'reg'],
+        help='predict and score only these tasks (default: both; REG-only is e.g. step 2, '
+        'whose RES is step 1\'s)')
     add_common_args(parser)
     return parser.parse_args()
 
@@ -31,6 +35,13 @@ def main():
     args = parse_args()
     cfg = load_tool_config(args)
     cfg.load_from = args.checkpoint
+    if args.tasks:
+        metric = dict(res='RESMetric', reg='REGMetric')
+        cfg.model.test_cfg.update(res='res' in args.tasks, reg='reg' in args.tasks)
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
+            cfg.test_evaluator]
+        cfg.test_evaluator = [e for e in evaluators
+                              if e['type'].split('.')[-1] in {metric[t] for t in args.tasks}]
     setup_distributed(cfg, args.launcher)
     from mmrefmutual.evaluation import dump_results_json, format_results_table
     results, rank = {}, 0
@@ -38,6 +49,11 @@ def main():
         split_cfg = copy.deepcopy(cfg)
         split_cfg.test_dataloader.dataset.split = split
         split_cfg.work_dir = osp.join(cfg.work_dir, split)
+        evaluators = split_cfg.test_evaluator
+        for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
+            # one dump per split, not the last split's only
+            if evaluator.get('outfile_prefix'):
+                evaluator['outfile_prefix'] = f"{evaluator['outfile_prefix']}_{split}"
         runner = (Runner.from_cfg(split_cfg) if 'runner_type' not in split_cfg
                   else RUNNERS.build(split_cfg))
         results[split] = runner.test()

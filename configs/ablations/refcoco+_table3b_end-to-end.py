@@ -12,7 +12,5 @@ model = dict(
     test_cfg=dict(res=False))
 val_evaluator = [dict(type='REGMetric')]
 test_evaluator = val_evaluator
-# ours: without indicators the head's indicator embedding gets no gradient (DDP)
-find_unused_parameters = True
 # the paper's test split, RefCOCO references of the same objects merged for CIDEr (Sec. 4.1)
 test_dataloader = dict(dataset=dict(split='testB', merge_refs_file='refcoco/refs(unc).p'))

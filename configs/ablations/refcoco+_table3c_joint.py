@@ -6,7 +6,5 @@ model = dict(
     generation_head=dict(use_indicator=False),  # paper: no "Ind."
     train_cfg=dict(detach_proposals=False,  # paper: "E2E"
                    res_loss=True))  # paper: "Joint"
-# ours: without indicators the head's indicator embedding gets no gradient (DDP)
-find_unused_parameters = True
 # the paper's test split, RefCOCO references of the same objects merged for CIDEr (Sec. 4.1)
 test_dataloader = dict(dataset=dict(split='testB', merge_refs_file='refcoco/refs(unc).p'))

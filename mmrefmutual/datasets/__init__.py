@@ -1,4 +1,5 @@
 """Datasets and transforms of mmrefmutual (data contract: ``docs/data_flow.md``)."""
+from .extractor_pretrain import ExtractorPretrainDataset, LeakageError
 from .refcoco import RefCocoDataset
 from .refer_files import KNOWN_SPLITS, CocoIndex, load_refs, split_by_of
 from .safe_pickle import UnsafePickleError, safe_load_pickle, safe_loads_pickle
@@ -9,7 +10,7 @@ from .unannotated import (UnannotatedInstanceDataset, referred_image_ids,
                           select_unannotated)
 
 __all__ = [
-    'RefCocoDataset', 'UnannotatedInstanceDataset', 'CocoIndex', 'KNOWN_SPLITS', 'load_refs',
+    'ExtractorPretrainDataset', 'LeakageError',     'RefCocoDataset', 'UnannotatedInstanceDataset', 'CocoIndex', 'KNOWN_SPLITS', 'load_refs',
     'split_by_of', 'referred_image_ids', 'select_unannotated', 'UnsafePickleError',
     'safe_load_pickle', 'safe_loads_pickle', 'normalize_expression', 'BoxToMask', 'LoadRefImage',
     'PackRefInputs', 'RandomSelectExpression', 'ann_to_rle'

@@ -175,3 +175,17 @@ def normalize_sentences(ref: dict, max_words: Optional[int]) -> Tuple[List[dict]
     return sentences, dropped
 
 
+def evaluation_image_ids(refs_files: Sequence[str]) -> set:
+    """Images of every split but 'train' of the refs files: RefCOCO/+/g evaluation images,
+    which pre-training the extractor and pseudo-labelling must never touch.
+
+    Raises:
+        FileNotFoundError: if a refs file is missing (its images could not be excluded).
+    """
+    ids = set()
+    for refs_file in refs_files:
+        if not osp.isfile(refs_file):
+            raise FileNotFoundError(f'protected refs file {refs_file} not found: its evaluation '
+                                    'images could not be excluded')
+        ids.update(int(r['image_id']) for r in load_refs(refs_file) if r.get('split') != 'train')
+    return ids

@@ -25,28 +25,14 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
-from mmrefmutual.datasets.refer_files import load_refs
+from mmrefmutual.datasets.extractor_pretrain import LeakageError
+from mmrefmutual.datasets.refer_files import evaluation_image_ids
 from mmrefmutual.models.utils import gather_ref_targets
 from mmrefmutual.registry import DATASETS
 
 #: Key of the pseudo refs file that records how it was made.
 PROVENANCE_KEY = 'mmrefmutual_pseudo_refs'
 FILTERS = ('area', 'random', 'none')
-
-
-class LeakageError(AssertionError):
-    """An evaluation image of RefCOCO / RefCOCO+ / RefCOCOg reached pseudo-labelling."""
-
-
-def evaluation_image_ids(refs_files: Sequence[str]) -> Set[int]:
-    """Images of every split but 'train' of the refs files (they must never be touched)."""
-    ids = set()
-    for refs_file in refs_files:
-        if not osp.isfile(refs_file):
-            raise FileNotFoundError(f'protected refs file {refs_file} not found: its evaluation '
-                                    'images could not be excluded from pseudo-labelling')
-        ids.update(int(r['image_id']) for r in load_refs(refs_file) if r.get('split') != 'train')
-    return ids
 
 
 def _sha256(path: str) -> str:

@@ -66,12 +66,12 @@ ROWS = {
     # Table 3, REG on RefCOCO+ testB: E2E, Joint, Ind.; (e) is refcoco+_step2_rl.py
     'refcoco+_table3a_target-only.py': dict(
         detach_proposals=True, res_loss=False, use_indicator=False,
-        frozen={'text_encoder', 'selection_head'}, find_unused=True, **REG_ONLY,
+        frozen={'text_encoder', 'selection_head'}, **REG_ONLY,
         **TESTB_MERGED),
     'refcoco+_table3b_end-to-end.py': dict(
         res_loss=False, use_indicator=False, frozen={'text_encoder', 'selection_head'},
-        find_unused=True, **REG_ONLY, **TESTB_MERGED),
-    'refcoco+_table3c_joint.py': dict(use_indicator=False, find_unused=True, **TESTB_MERGED),
+        **REG_ONLY, **TESTB_MERGED),
+    'refcoco+_table3c_joint.py': dict(use_indicator=False, **TESTB_MERGED),
     'refcoco+_table3d_indicator.py': dict(TESTB_MERGED),
     # Table 5, rewards on RefCOCO+ testB; (b) and (e) are refcoco+_step2_rl.py
     'refcoco+_table5a_unambiguity-only.py': dict(

@@ -39,6 +39,7 @@ def test_indicator_memory():
     torch.testing.assert_close(mem[2, 0], proposals[1, 0] + i_neg)
     # the ablation without indicators sees the target proposal only
     off = make_head(use_indicator=False)
+    assert off.indicator is None  # no parameter without gradient (DDP)
     mem = off.build_memory(proposals, torch.tensor([1]), torch.tensor([2]))
     assert mem.shape == (1, 1, 32)
     torch.testing.assert_close(mem[0, 0], proposals[1, 2])

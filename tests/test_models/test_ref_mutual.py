@@ -172,7 +172,10 @@ def test_disambiguation_reward_sees_the_matched_targets(model_cfg, monkeypatch):
 def test_ref_weights_scale_the_losses(model_cfg, monkeypatch, step):
     """End to end, a ref's weight multiplies its rows of loss_res, loss_reg and
     loss_reg_rl: the losses are linear in the weights of the two images' refs."""
-    changes = STEP2 if step == 'disambiguation' else {}
+    # baseline 'none': an image whose beam samples all earn the same reward would
+    # otherwise contribute a zero loss, whatever its weight
+    changes = dict(STEP2, train_cfg=dict(STEP2['train_cfg'], policy_gradient=dict(
+        num_samples=3, baseline='none'))) if step == 'disambiguation' else {}
     model = build(model_cfg, **changes).eval()  # eval: no dropout, same losses each call
     model.set_reward(UnambiguityCiderReward(corpus=CORPUS))
     inputs, samples = make_batch()

@@ -26,9 +26,15 @@ val_dataloader = dict(
     num_workers=1,
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# validation during training: the cheap measures (no Java): RES, and whether REG names the
+# target's shape and is unambiguous according to the generator's oracle
 val_evaluator = [
     dict(type='RESMetric'),
-    # the generator's oracle scores whether each generated expression is unambiguous
+    dict(type='REGMetric', caption_metrics=False,
+         oracle_ann_file=data_root + 'refcoco/instances.json')
+]
+# testing: the paper's measures too (METEOR, CIDEr), and the oracle's
+test_evaluator = [
+    dict(type='RESMetric'),
     dict(type='REGMetric', oracle_ann_file=data_root + 'refcoco/instances.json')
 ]
-test_evaluator = val_evaluator

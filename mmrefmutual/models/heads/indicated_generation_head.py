@@ -46,7 +46,9 @@ class IndicatedGenerationHead(BaseModule):
         self.loss_weight = loss_weight
         self.word_embed = nn.Embedding(len(self.vocab), in_channels, padding_idx=PAD)
         self.pos_embed = nn.Embedding(max_len + 2, in_channels)
-        self.indicator = nn.Embedding(2, in_channels)  # row 0: I_neg, row 1: I_pos
+        # row 0: I_neg, row 1: I_pos; not built for the ablation without indicators, where
+        # it would be a parameter without gradient (DDP would wait for it)
+        self.indicator = nn.Embedding(2, in_channels) if use_indicator else None
         self.embed_norm = nn.LayerNorm(in_channels)
         self.decoder = CachedTransformerDecoder(num_layers, in_channels, num_heads,
                                                 ffn_channels, dropout)
