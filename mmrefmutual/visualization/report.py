@@ -1,0 +1,370 @@
+"""The report of the embedded default (``tools/run_embedded.py``): tables in the paper's
+layout, training curves and example overlays, as ``report.md`` and a self-contained
+``report.html`` (images inlined)."""
+import base64
+import json
+import os.path as osp
+import pickle
+import textwrap
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+import pycocotools.mask as mask_utils
+
+from .ref_visualizer import RefLocalVisualizer
+
+REG_COLUMNS = [('Meteor', 'Meteor', '{:.3f}'), ('CIDEr', 'CIDEr', '{:.3f}'),
+               ('Rb-Acc', 'Rb-Acc', '{:.1f}'), ('Oracle unamb. %', 'Oracle unamb.', '{:.1f}'),
+               ('Names the shape %', 'Cat. named', '{:.1f}')]
+RES_COLUMNS = [('mIoU', 'mIoU', '{:.1f}'), ('oIoU', 'oIoU', '{:.1f}'),
+               ('Pr@0.5', 'Pr@0.5', '{:.1f}'), ('Pr@0.7', 'Pr@0.7', '{:.1f}'),
+               ('Pr@0.9', 'Pr@0.9', '{:.1f}'), ('REC acc', 'REC acc', '{:.1f}')]
+
+
+def load_scalars(path: str) -> List[dict]:
+    """mmengine's ``vis_data/scalars.json``: one JSON record per logged step."""
+    if not path or not osp.isfile(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _series(records: List[dict], key: str):
+    pts = [(r['step'], r[key]) for r in records if key in r and 'step' in r]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def plot_curves(runs: Dict[str, str], out_file: str) -> str:
+    """Training curves: step-1 losses, REG grounding and RES on val during step 1, the
+    step-2 reward and its parts, the RES loss of step 3 against its control."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    logs = {name: load_scalars(path) for name, path in runs.items()}
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
+    panels = [
+        (axes[0], 'step 1: training losses', [
+            ('step1', 'loss_res', 'RES (loss_res)'), ('step1', 'loss_reg', 'REG (loss_reg / 10)'),
+            ('step1', 'loss_dice', 'Mask2Former dice'), ('step1', 'loss_mask', 'Mask2Former mask')]),
+        (axes[1], 'step 1: on val during training (%)', [
+            ('step1', 'reg/category_named', 'REG names the target\'s shape'),
+            ('step1', 'reg/oracle_unambiguity', 'REG unambiguous (oracle)'),
+            ('step1', 'res/mIoU', 'RES mIoU'), ('step1', 'res/Pr@0.5', 'RES Pr@0.5')]),
+        (axes[2], 'step 2: reward of the beam samples', [
+            ('step2', 'reward', 'reward (4 unamb. + CIDEr)'),
+            ('step2', 'reward_unambiguity', 'unambiguity softmax(S/2.5)_k'),
+            ('step2', 'reward_cider', 'CIDEr-D'),
+            ('step2', 'reward_target_wins', 'share: target wins the softmax')]),
+        (axes[3], 'step 3 vs control: RES loss', [
+            ('step3', 'loss_res', 'step 3 (human + pseudo refs)'),
+            ('control', 'loss_res', 'control (human refs only)')]),
+    ]
+    for ax, title, lines in panels:
+        for run, key, label in lines:
+            xs, ys = _series(logs.get(run, []), key)
+            if key == 'loss_reg':
+                ys = [y / 10 for y in ys]
+            if xs:
+                ax.plot(xs, ys, marker='o' if len(xs) < 15 else None, label=label)
+        ax.set_title(title)
+        ax.set_xlabel('iteration')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=90)
+    plt.close(fig)
+    return out_file
+
+
+def _load_json(path: str, default):
+    if path and osp.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    return default
+
+
+def _ann_mask(ann: dict, h: int, w: int) -> np.ndarray:
+    seg = ann['segmentation']
+    rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w)) if isinstance(seg, list) else seg
+    if isinstance(rle.get('counts'), str):
+        rle = dict(rle, counts=rle['counts'].encode())
+    return mask_utils.decode(rle).astype(bool)
+
+
+def pick_examples(data_root: str, evals: Dict[str, dict], split: str = 'val',
+                  num: int = 8) -> List[dict]:
+    """Referred objects of ``split`` with their step-1 / step-2 expressions and the RES
+    masks of step 3 and of the control for one human expression: mostly the first ones,
+    plus failures (an ambiguous step-2 expression, a RES miss)."""
+    from mmrefmutual.datasets.synthetic import SyntheticOracle
+    ann_file = osp.join(data_root, 'refcoco', 'instances.json')
+    oracle = SyntheticOracle(ann_file)
+    reg = {name: {r['ref_id']: r for r in _load_json(
+        osp.join(evals[name]['dir'], f'expressions_{split}.reg_expressions.json'), [])}
+        for name in ('step1', 'step2') if name in evals}
+    res = {name: {r['sent_id']: r for r in _load_json(
+        osp.join(evals[name]['dir'], f'res_{split}.res_masks.json'), [])}
+        for name in ('step3', 'control') if name in evals}
+    with open(osp.join(data_root, 'refcoco', 'refs(unc).p'), 'rb') as f:
+        refs = {r['ref_id']: r for r in pickle.load(f) if r['split'] == split}
+    candidates = []
+    for ref_id, ref in refs.items():
+        sent_id = ref['sentences'][0]['sent_id']
+        if not all(ref_id in table for table in reg.values()) or \
+                not all(sent_id in table for table in res.values()):
+            continue
+        ex = dict(ref_id=ref_id, ann_id=ref['ann_id'], image_id=ref['image_id'],
+                  human=ref['sentences'][0]['sent'])
+        for name, table in reg.items():
+            ex[name] = table[ref_id]['expression']
+            ex[name + '_ok'] = oracle.is_unambiguous(ref['image_id'], ex[name], ref['ann_id'])
+        for name, table in res.items():  # RES of the first human expression
+            ex[name] = table[sent_id]
+        candidates.append(ex)
+    if not candidates:
+        return []
+    picked, images = [], set()
+    for ex in candidates:  # one object per image
+        if ex['image_id'] not in images and len(picked) < num - 2:
+            picked.append(ex)
+            images.add(ex['image_id'])
+    rest = [c for c in candidates if c['image_id'] not in images]
+    fails = [c for c in rest if not c.get('step2_ok', True)][:1]
+    fails += [c for c in rest if c.get('step3', {}).get('iou', 1) < 0.5
+              and c['image_id'] not in {f['image_id'] for f in fails}][:1]
+    return picked + fails
+
+
+def _contours(mask: np.ndarray) -> List[np.ndarray]:
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    return [c[:, 0, :].astype(np.float32) for c in contours if len(c) >= 3]
+
+
+def draw_examples(data_root: str, examples: List[dict], out_file: str, scale: int = 3) -> str:
+    """Upscaled images with the target's contour (green), step 3's RES mask for the
+    human expression (whitened, magenta contour) and a caption strip under each image."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    with open(osp.join(data_root, 'refcoco', 'instances.json')) as f:
+        coco = json.load(f)
+    images = {img['id']: img for img in coco['images']}
+    anns = {a['id']: a for a in coco['annotations']}
+    cols = 4
+    rows = max(1, (len(examples) + cols - 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 6.6 * rows))
+    vis = RefLocalVisualizer()
+    for ax, ex in zip(np.atleast_1d(axes).ravel(), examples):
+        img_info = images[ex['image_id']]
+        h, w = img_info['height'], img_info['width']
+        img = cv2.imread(osp.join(data_root, 'coco', 'train2014', img_info['file_name']))
+        big = cv2.resize(img[..., ::-1], (w * scale, h * scale), interpolation=cv2.INTER_NEAREST)
+        vis.set_image(big)
+        target = cv2.resize(_ann_mask(anns[ex['ann_id']], h, w).astype(np.uint8),
+                            (w * scale, h * scale), interpolation=cv2.INTER_NEAREST)
+        vis.draw_polygons(_contours(target), edge_colors=(20, 230, 60), line_widths=4)
+        if 'step3' in ex:
+            seg = ex['step3']['segmentation']
+            pred = mask_utils.decode(dict(seg, counts=seg['counts'].encode()))
+            pred = cv2.resize(pred.astype(np.uint8), (w * scale, h * scale),
+                              interpolation=cv2.INTER_NEAREST)
+            vis.draw_binary_masks(pred[None].astype(bool), colors=[(255, 255, 255)],
+                                  alphas=0.35)
+            vis.draw_polygons(_contours(pred), edge_colors=(255, 0, 200), line_widths=2)
+        ax.imshow(vis.get_image())
+        ax.set_xticks([])
+        ax.set_yticks([])
+        mark = (lambda ok: 'ok' if ok else 'AMBIGUOUS')
+        lines = [f'human: "{ex["human"]}"']
+        for name, label in (('step1', 'REG step 1'), ('step2', 'REG step 2')):
+            if name in ex:
+                lines.append(f'{label}: "{ex[name]}" [{mark(ex[name + "_ok"])}]')
+        for name, label in (('step3', 'RES step 3 (magenta)'), ('control', 'RES control')):
+            if name in ex:
+                lines.append(f'{label}: IoU {ex[name]["iou"]:.2f}')
+        wrapped = '\n'.join(textwrap.fill(line, 44, subsequent_indent='  ') for line in lines)
+        ax.set_xlabel(wrapped, fontsize=9, family='monospace', loc='left')
+    for ax in np.atleast_1d(axes).ravel()[len(examples):]:
+        ax.axis('off')
+    fig.suptitle('green: the referred object; magenta: the mask RES (step 3) gives for the '
+                 'human expression',
+                 fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=80)
+    plt.close(fig)
+    return out_file
+
+
+def _table(rows: List[List[str]]) -> str:
+    out = ['| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])]
+    out += ['| ' + ' | '.join(r) + ' |' for r in rows[1:]]
+    return '\n'.join(out)
+
+
+def _fmt(value: Optional[float], fmt: str) -> str:
+    return '-' if value is None else fmt.format(value)
+
+
+def results_tables(results: Dict[str, dict], splits: Sequence[str]) -> Dict[str, str]:
+    """Markdown REG and RES tables (rows: split x step) from ``test_results.json`` dicts."""
+    reg = [['split', 'model'] + [c[0] for c in REG_COLUMNS]]
+    for split in splits:
+        for name, label in (('step1', 'step 1 (REG without disambiguation supervision)'),
+                            ('step2', 'step 2 (+ disambiguation supervision)')):
+            values = results.get(name, {}).get('REG', {}).get(split)
+            if values:
+                reg.append([split, label] + [_fmt(values.get(c[1]), c[2]) for c in REG_COLUMNS])
+    res = [['split', 'model'] + [c[0] for c in RES_COLUMNS]]
+    for split in splits:
+        for name, label in (('step1', 'step 1'),
+                            ('control', 'control (step 3 iterations, human refs only)'),
+                            ('step3', 'step 3 (+ generation supervision)')):
+            values = results.get(name, {}).get('RES', {}).get(split)
+            if values:
+                res.append([split, label] + [_fmt(values.get(c[1]), c[2]) for c in RES_COLUMNS])
+    return dict(REG=_table(reg), RES=_table(res))
+
+
+def effects(results: Dict[str, dict], splits: Sequence[str]) -> Dict[str, dict]:
+    """Per split and on average: step 2 - step 1 (REG) and step 3 - control (RES)."""
+    def delta(a, b, task, key):
+        out = {}
+        for split in splits:
+            va = results.get(a, {}).get(task, {}).get(split, {}).get(key)
+            vb = results.get(b, {}).get(task, {}).get(split, {}).get(key)
+            if va is not None and vb is not None:
+                out[split] = va - vb
+        if out:
+            out['mean'] = float(np.mean(list(out.values())))
+        return out
+
+    return {
+        'REG Rb-Acc (step 2 - step 1)': delta('step2', 'step1', 'REG', 'Rb-Acc'),
+        'REG oracle unambiguity (step 2 - step 1)': delta('step2', 'step1', 'REG',
+                                                          'Oracle unamb.'),
+        'REG CIDEr (step 2 - step 1)': delta('step2', 'step1', 'REG', 'CIDEr'),
+        'RES mIoU (step 3 - control)': delta('step3', 'control', 'RES', 'mIoU'),
+        'RES Pr@0.5 (step 3 - control)': delta('step3', 'control', 'RES', 'Pr@0.5'),
+    }
+
+
+def _effect_sentence(name: str, values: dict) -> str:
+    if not values:
+        return f'- {name}: not measured'
+    mean = values['mean']
+    sign = 'better' if mean > 0 else 'worse' if mean < 0 else 'unchanged'
+    per_split = ', '.join(f'{k} {v:+.2f}' for k, v in values.items() if k != 'mean')
+    return f'- {name}: **{mean:+.2f}** on average ({sign}; {per_split})'
+
+
+def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Dict[str, dict],
+                 budget: Dict[str, float], peak_rss_gib: float, settings: dict) -> dict:
+    """Write ``report.md``, ``report.html`` and the PNGs into ``work_dir``.
+
+    Returns:
+        dict: paths of ``markdown``, ``html``, ``curves``, ``examples`` and ``summary``
+        (the tables and effects as JSON).
+    """
+    splits = list(settings['eval_splits'])
+    results = {name: _load_json(ev['results'], {}) for name, ev in evals.items()}
+    curves = plot_curves({name: run.get('scalars') for name, run in runs.items()},
+                         osp.join(work_dir, 'curves.png'))
+    examples = pick_examples(data_root, evals, split=splits[0])
+    example_png = draw_examples(data_root, examples, osp.join(work_dir, 'examples.png'))
+    tables = results_tables(results, splits)
+    found = effects(results, splits)
+    total = sum(budget.values())
+    budget_line = (f'wall time {total / 60:.1f} min (' + ', '.join(
+        f'{k} {v:.0f} s' for k, v in budget.items()) + f'); peak RSS {peak_rss_gib:.2f} GiB')
+    md = [
+        '# mmrefmutual: the embedded default', '',
+        f'Synthetic referring benchmark, low-label setting: {settings["num_images"]} images, '
+        f'{settings["ref_image_ratio"]:.0%} with human refs (train / val / testA / testB = '
+        f'{" / ".join(f"{r:.0%}" for r in settings["split_ratios"])} of those), the rest '
+        'form the pool of unannotated instances for generation supervision. Iterations: '
+        f'step 1 {settings["step1_iters"]}, referee {settings["referee_iters"]}, step 2 '
+        f'{settings["step2_iters"]}, step 3 and its control {settings["step3_iters"]} each '
+        f'(seed {settings["seed"]}).', '',
+        f'**Budget:** {budget_line}.', '',
+        '## The two directions of mutual supervision, measured', '',
+        _effect_sentence('Disambiguation supervision, REG Rb-Acc (step 2 - step 1)',
+                         found['REG Rb-Acc (step 2 - step 1)']),
+        _effect_sentence('Disambiguation supervision, REG oracle unambiguity',
+                         found['REG oracle unambiguity (step 2 - step 1)']),
+        _effect_sentence('Disambiguation supervision, REG CIDEr', found['REG CIDEr (step 2 - step 1)']),
+        _effect_sentence('Generation supervision, RES mIoU (step 3 - control)',
+                         found['RES mIoU (step 3 - control)']),
+        _effect_sentence('Generation supervision, RES Pr@0.5', found['RES Pr@0.5 (step 3 - control)']),
+        '',
+        'Rb-Acc: a selection head trained apart on the frozen step-1 proposals (the referee) '
+        'grounds the generated expression to its object. Oracle unambiguity: the benchmark\'s '
+        'grammar says the expression fits exactly its object. "Names the shape": its head noun '
+        'is the object\'s shape. The control trains the step-3 iterations from the same '
+        'checkpoint on the human refs only.', '',
+        '## REG (paper Table 1 / 3 layout)', '', tables['REG'], '',
+        '## RES (paper Table 4 / 6 layout)', '', tables['RES'], '',
+        '## Training curves', '', '![curves](curves.png)', '',
+        '## Examples (val)', '', '![examples](examples.png)', '',
+    ]
+    md_file = osp.join(work_dir, 'report.md')
+    with open(md_file, 'w') as f:
+        f.write('\n'.join(md))
+    html_file = osp.join(work_dir, 'report.html')
+    with open(html_file, 'w') as f:
+        f.write(_to_html('\n'.join(md), work_dir))
+    summary = osp.join(work_dir, 'summary.json')
+    with open(summary, 'w') as f:
+        json.dump(dict(results=results, effects=found, budget=budget,
+                       peak_rss_gib=peak_rss_gib, settings=settings), f, indent=1)
+    return dict(markdown=md_file, html=html_file, curves=curves, examples=example_png,
+                summary=summary)
+
+
+def _to_html(markdown: str, work_dir: str) -> str:
+    """A small Markdown subset (headings, tables, bullets, bold, images) to standalone
+    HTML with the images inlined."""
+    import html
+    import re
+    body, table = [], []
+
+    def inline(text):
+        text = html.escape(text)
+        return re.sub(r'\*\*(.+?)\*\*', r'<b>\1</b>', text)
+
+    def flush():
+        if table:
+            rows = [r for r in table if not set(r.replace('|', '').strip()) <= {'-'}]
+            cells = [[c.strip() for c in r.strip('|').split('|')] for r in rows]
+            out = ['<table>', '<tr>' + ''.join(f'<th>{inline(c)}</th>' for c in cells[0]) + '</tr>']
+            out += ['<tr>' + ''.join(f'<td>{inline(c)}</td>' for c in row) + '</tr>'
+                    for row in cells[1:]]
+            body.append('\n'.join(out + ['</table>']))
+            table.clear()
+
+    for line in markdown.split('\n'):
+        if line.startswith('|'):
+            table.append(line)
+            continue
+        flush()
+        image = re.fullmatch(r'!\[(.*)\]\((.+)\)', line)
+        if line.startswith('## '):
+            body.append(f'<h2>{inline(line[3:])}</h2>')
+        elif line.startswith('# '):
+            body.append(f'<h1>{inline(line[2:])}</h1>')
+        elif line.startswith('- '):
+            body.append(f'<li>{inline(line[2:])}</li>')
+        elif image:
+            path = osp.join(work_dir, image.group(2))
+            if osp.isfile(path):
+                data = base64.b64encode(open(path, 'rb').read()).decode()
+                body.append(f'<img alt="{image.group(1)}" src="data:image/png;base64,{data}">')
+        elif line.strip():
+            body.append(f'<p>{inline(line)}</p>')
+    flush()
+    style = ('body{font-family:sans-serif;max-width:1400px;margin:auto;padding:1em}'
+             'table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;'
+             'padding:3px 8px;text-align:right}img{max-width:100%}')
+    return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>mmrefmutual report'
+            f'</title><style>{style}</style></head><body>' + '\n'.join(body) + '</body></html>')
