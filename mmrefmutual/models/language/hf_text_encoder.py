@@ -2,6 +2,7 @@
 import importlib.util
 import os
 import os.path as osp
+from collections import OrderedDict
 from typing import List, Tuple
 
 import torch
@@ -84,10 +85,15 @@ class HFTextEncoder(BaseModule):
             the config at it (:func:`missing_encoder_message`).
         max_length (int): Maximum number of tokens (incl. [CLS]/[SEP]).
         freeze (bool): Freeze all weights (and keep dropout off).
+        cache_size (int): With ``freeze``, keep the features of up to this many
+            sentences (least recently used dropped first): a frozen encoder gives a
+            sentence the same features at every visit, and encoding is most of the
+            referring heads' cost on a CPU. Features are kept in float16 on the CPU;
+            they equal a fresh encoding up to that rounding. 0 disables the cache.
     """
 
     def __init__(self, name_or_path: str = 'bert-base-uncased', max_length: int = 40,
-                 freeze: bool = False, init_cfg=None) -> None:
+                 freeze: bool = False, cache_size: int = 0, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import AutoModel, AutoTokenizer
         path = resolve_pretrained_path(name_or_path)
@@ -105,6 +111,8 @@ class HFTextEncoder(BaseModule):
         self.out_channels = self.model.config.hidden_size
         if freeze:
             self.model.requires_grad_(False)
+        self.cache_size = cache_size if freeze else 0
+        self._cache: 'OrderedDict[str, Tensor]' = OrderedDict()
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -122,6 +130,11 @@ class HFTextEncoder(BaseModule):
             tuple[Tensor, Tensor]: features (B, L, C) and padding mask (B, L),
             True on padding.
         """
+        if self.cache_size:
+            return self._cached(list(texts))
+        return self._encode(texts)
+
+    def _encode(self, texts: List[str]) -> Tuple[Tensor, Tensor]:
         device = next(self.model.parameters()).device
         tokens = self.tokenizer(
             list(texts), padding=True, truncation=True, max_length=self.max_length,
@@ -131,3 +144,22 @@ class HFTextEncoder(BaseModule):
                 input_ids=tokens['input_ids'],
                 attention_mask=tokens['attention_mask']).last_hidden_state
         return feats, tokens['attention_mask'] == 0
+
+    @torch.no_grad()
+    def _cached(self, texts: List[str]) -> Tuple[Tensor, Tensor]:
+        """:meth:`forward` through the cache of sentence features (frozen encoder)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            feats, pad = self._encode(missing)
+            for text, feat, pad_row in zip(missing, feats, pad):
+                self._cache[text] = feat[~pad_row].to('cpu', torch.float16)
+        for text in texts:
+            self._cache.move_to_end(text)
+        seqs = [self._cache[t] for t in texts]
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        device = next(self.model.parameters()).device
+        feats = torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True).to(device).float()
+        lengths = torch.tensor([len(s) for s in seqs], device=device)
+        pad = torch.arange(feats.shape[1], device=device)[None] >= lengths[:, None]
+        return feats, pad
