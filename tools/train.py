@@ -9,13 +9,17 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmrefmutual.utils import setup_distributed
-from mmrefmutual.utils.tool_args import add_common_args, load_tool_config
+from mmrefmutual.utils.tool_args import add_common_args, enable_amp, load_tool_config
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train an mmrefmutual model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision: bfloat16 where the GPU supports it, '
+                        'float16 otherwise, with a dynamic loss scale')
+    parser.add_argument('--amp-dtype', choices=['bfloat16', 'float16'],
+                        help='the autocast dtype of --amp (default: see --amp)')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or from the latest checkpoint of the work dir if '
@@ -28,8 +32,7 @@ def main():
     args = parse_args()
     cfg = load_tool_config(args)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        enable_amp(cfg, args.amp_dtype)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -34,3 +34,20 @@ def load_tool_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def amp_dtype() -> str:
+    """The autocast dtype of ``--amp``: bfloat16 where the GPU supports it (its range is
+    float32's: nothing overflows), float16 otherwise (with the dynamic loss scale)."""
+    import torch
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return 'bfloat16'
+    return 'float16'
+
+
+def enable_amp(cfg: Config, dtype: str = None) -> None:
+    """Turn ``cfg.optim_wrapper`` into mmengine's ``AmpOptimWrapper`` with a dynamic loss
+    scale and ``dtype`` (default :func:`amp_dtype`)."""
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+    cfg.optim_wrapper.dtype = dtype or amp_dtype()

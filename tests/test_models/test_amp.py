@@ -55,3 +55,19 @@ def test_fp16_autocast_losses_are_finite_and_close_to_fp32(tmp_path):
                                              [s.metainfo for s in samples])
     wrong = mmdet['loss_mask'].float()
     assert not torch.isfinite(wrong) or (wrong - ref['loss_mask']).abs() > 0.5 * ref['loss_mask']
+
+
+def test_amp_picks_bfloat16_where_the_gpu_has_it(monkeypatch):
+    from mmengine.config import Config as Cfg
+
+    from mmrefmutual.utils.tool_args import amp_dtype, enable_amp
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    for supported, expected in ((True, 'bfloat16'), (False, 'float16')):
+        monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda s=supported: s)
+        assert amp_dtype() == expected
+        cfg = Cfg(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='AdamW'))))
+        enable_amp(cfg)
+        assert (cfg.optim_wrapper.type, cfg.optim_wrapper.loss_scale,
+                cfg.optim_wrapper.dtype) == ('AmpOptimWrapper', 'dynamic', expected)
+    enable_amp(cfg, 'float16')
+    assert cfg.optim_wrapper.dtype == 'float16'
