@@ -29,6 +29,7 @@ def tiny_cfg_options(root: str, work_dir: str, iters: int = 4, batch_size: int =
     """Overrides that turn the embedded-default config into a seconds-long test run."""
     return {
         'work_dir': work_dir,
+        'load_from': None,  # the tiny step 1 starts from a pre-trained extractor
         'train_dataloader.dataset.data_root': root + '/',
         'train_dataloader.batch_size': batch_size,
         'train_dataloader.num_workers': 0,

@@ -38,6 +38,7 @@ val_cfg = None
 val_dataloader = None
 val_evaluator = None
 test_evaluator = $EVALUATOR
+load_from = None  # step 1 from scratch here (the embedded default pre-trains it first)
 default_hooks = dict(logger=dict(interval=$LOG_INTERVAL),
                      checkpoint=dict(interval=100000, max_keep_ckpts=1))
 EOF

@@ -6,7 +6,7 @@ _base_ = [
 ]
 model = dict(generation_head=dict(vocab={{_base_.vocab_file}}),
              frozen_modules={{_base_.frozen_modules}}, train_cfg={{_base_.ref_train_cfg}})
-load_from = 'work_dirs/synthetic_step1_joint_tiny/iter_4000.pth'
+load_from = 'work_dirs/synthetic_step1_joint_tiny/iter_1000.pth'
 train_dataloader = dict(batch_size=8)
 # minutes instead of days: 1000 iterations at lr 1e-4 instead of the paper's 20k at 1e-6.
 # Measured on val from the same step-1 model (METEOR / CIDEr / Rb-Acc / oracle unamb.;
