@@ -32,12 +32,14 @@ CONFIGS = osp.join(REPO, 'configs', 'mutual')
 
 #: Defaults of the full job and of --quick (a smoke run of a few minutes).
 SETTINGS = dict(
-    full=dict(num_images=4000, ref_image_ratio=0.25, split_ratios=(0.4, 0.3, 0.15, 0.15),
-              step0_iters=1000, step1_iters=1500, val_interval=250, referee_iters=300, step2_iters=400,
-              step3_iters=600, eval_splits=('val', 'testA', 'testB'), val_images=100),
-    quick=dict(num_images=400, ref_image_ratio=0.25, split_ratios=(0.4, 0.3, 0.15, 0.15),
-               step0_iters=30, step1_iters=60, val_interval=30, referee_iters=20, step2_iters=20,
-               step3_iters=30, eval_splits=('val', ), val_images=20),
+    full=dict(variant='default', num_images=4000, ref_image_ratio=0.25,
+              split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=1000, step1_iters=1000,
+              val_interval=250, referee_iters=300, step2_iters=400, step3_iters=600,
+              eval_splits=('val', 'testA', 'testB'), val_images=100),
+    quick=dict(variant='default', num_images=400, ref_image_ratio=0.25,
+               split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=30, step1_iters=60,
+               val_interval=30, referee_iters=20, step2_iters=20, step3_iters=30,
+               eval_splits=('val', ), val_images=20),
 )
 
 
@@ -180,14 +182,15 @@ def main(argv: Optional[List[str]] = None) -> None:
         job.run(['tools/dataset_converters/make_synthetic_refcoco.py', job.data_root,
                  '--num-images', str(s['num_images']), '--ref-image-ratio',
                  str(s['ref_image_ratio']), '--split-ratios', *map(str, s['split_ratios']),
-                 '--seed', str(s['seed'])], osp.join(job.work_dir, 'data.log'))
+                 '--seed', str(s['seed']), '--variant', s['variant']],
+                osp.join(job.work_dir, 'data.log'))
         job.run(['tools/dataset_converters/build_vocab.py', job.data_root + 'refcoco/refs(unc).p',
                  '--split', 'train', '--out', job.data_root + 'refcoco/vocab.txt'],
                 osp.join(job.work_dir, 'vocab.log'))
         return dict(root=job.data_root)
 
-    job.phase('data', {k: s[k] for k in ('num_images', 'ref_image_ratio', 'split_ratios',
-                                          'seed')}, data)
+    job.phase('data', {k: s[k] for k in ('variant', 'num_images', 'ref_image_ratio',
+                                          'split_ratios', 'seed')}, data)
     step0 = job.phase('step0', dict(s), lambda: job.train(
         'step0', 'synthetic_step0_extractor_tiny.py', s['step0_iters'], {
             'train_dataloader.dataset.protected_refs_files':
