@@ -79,9 +79,9 @@ class Job:
         """Run ``fn()`` unless the phase finished with the same inputs; returns its outputs."""
         key = self._key(name, inputs)
         done = self.state.get(name)
-        if done and done['key'] == key and all(
-                osp.exists(p) for p in done['outputs'].values() if isinstance(p, str)
-                and p.startswith('/')):
+        if done and done['key'] == key and all(  # (a short run may log no scalars)
+                osp.exists(p) for k, p in done['outputs'].items() if isinstance(p, str)
+                and p.startswith('/') and k != 'scalars'):
             print(f'[{name}] done before ({done["seconds"]:.0f} s): skipped', flush=True)
             return done['outputs']
         print(f'[{name}] starting', flush=True)

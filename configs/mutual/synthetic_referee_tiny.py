@@ -15,5 +15,5 @@ load_from = 'work_dirs/embedded/step1_without_selection_head.pth'
 max_iters = 300
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=3e-4, weight_decay=0.05))
+                     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05))
 param_scheduler = None

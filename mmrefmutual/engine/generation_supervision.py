@@ -7,6 +7,7 @@ byte-identical whatever the number of processes and whether the run was interrup
 resumed (finished chunks are reused when their settings match).
 """
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -36,6 +37,13 @@ FILTERS = ('area', 'random', 'none')
 
 
 def _sha256(path: str) -> str:
+    stat = os.stat(path)
+    return _sha256_of(osp.abspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256_of(path: str, mtime_ns: int, size: int) -> str:
+    """Hash of a file's content, computed once per version of the file."""
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''):

@@ -23,11 +23,24 @@ RES_COLUMNS = [('mIoU', 'mIoU', '{:.1f}'), ('oIoU', 'oIoU', '{:.1f}'),
 
 
 def load_scalars(path: str) -> List[dict]:
-    """mmengine's ``vis_data/scalars.json``: one JSON record per logged step."""
+    """mmengine's ``vis_data/scalars.json``: one JSON record per logged step.
+
+    Validation records of an iteration-based loop carry ``step`` 0 (the epoch): they get
+    the iteration of the training record before them."""
     if not path or not osp.isfile(path):
         return []
+    records, last_iter = [], 0
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            if 'iter' in record:
+                last_iter = record['iter']
+            else:
+                record['step'] = last_iter
+            records.append(record)
+    return records
 
 
 def _series(records: List[dict], key: str):
@@ -57,7 +70,7 @@ def plot_curves(runs: Dict[str, str], out_file: str) -> str:
             ('step2', 'reward_cider', 'CIDEr-D'),
             ('step2', 'reward_target_wins', 'share: target wins the softmax')]),
         (axes[3], 'step 3 vs control: RES loss', [
-            ('step3', 'loss_res', 'step 3 (human + pseudo refs)'),
+            ('step3', 'loss_res', 'step 3 (human + 0.1-weighted pseudo rows)'),
             ('control', 'loss_res', 'control (human refs only)')]),
     ]
     for ax, title, lines in panels:
