@@ -35,12 +35,16 @@ SETTINGS = dict(
     full=dict(variant='default', num_images=4000, ref_image_ratio=0.25,
               split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=1000, step1_iters=1000,
               val_interval=250, referee_iters=300, step2_iters=400, step3_iters=600,
-              eval_splits=('val', 'testA', 'testB'), val_images=100),
+              eval_splits=('val', 'testA', 'testB'), val_images=100, step3_filter='area',
+              refer_back=False),
     quick=dict(variant='default', num_images=400, ref_image_ratio=0.25,
                split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=30, step1_iters=60,
                val_interval=30, referee_iters=20, step2_iters=20, step3_iters=30,
-               eval_splits=('val', ), val_images=20),
+               eval_splits=('val', ), val_images=20, step3_filter='area', refer_back=False),
 )
+#: Settings that change step 3 only: another value re-runs step 3 (in a phase of its own,
+#: report in WORK_DIR/step3_<variant>/) and reuses steps 0-2 and the control.
+STEP3_SETTINGS = dict(step3_filter='area', refer_back=False)
 
 
 def multistep(iters: int) -> dict:
@@ -88,7 +92,8 @@ class Job:
         start = time.perf_counter()
         outputs = fn()
         seconds = time.perf_counter() - start
-        self.state[name] = dict(key=key, outputs=outputs, seconds=seconds)
+        self.state[name] = dict(key=key, outputs=outputs, seconds=seconds,
+                                peak_rss_gib=peak_rss_gib())
         with open(self.state_file, 'w') as f:
             json.dump(self.state, f, indent=1)
         print(f'[{name}] finished in {seconds:.0f} s (peak RSS so far {peak_rss_gib():.2f} GiB)',
@@ -177,6 +182,16 @@ def main(argv: Optional[List[str]] = None) -> None:
             settings[key], str) else value
     job = Job(args.work_dir, settings, args.seed)
     s = job.settings
+    base = {k: v for k, v in s.items() if k not in STEP3_SETTINGS}  # what steps 0-2 depend on
+    variant = '_'.join(([f'{s["step3_filter"]}_filter'] if s['step3_filter'] != 'area' else [])
+                       + (['refer_back'] if s['refer_back'] else []))  # e.g. random_filter
+    step3_name = f'step3_{variant}' if variant else 'step3'
+    step3_inputs = s if variant else base
+    phases = []  # this run's phases, for the budget line
+
+    def phase(name, inputs, fn):
+        phases.append(name)
+        return job.phase(name, inputs, fn)
 
     def data():
         job.run(['tools/dataset_converters/make_synthetic_refcoco.py', job.data_root,
@@ -189,14 +204,14 @@ def main(argv: Optional[List[str]] = None) -> None:
                 osp.join(job.work_dir, 'vocab.log'))
         return dict(root=job.data_root)
 
-    job.phase('data', {k: s[k] for k in ('variant', 'num_images', 'ref_image_ratio',
+    phase('data', {k: s[k] for k in ('variant', 'num_images', 'ref_image_ratio',
                                           'split_ratios', 'seed')}, data)
-    step0 = job.phase('step0', dict(s), lambda: job.train(
+    step0 = phase('step0', base, lambda: job.train(
         'step0', 'synthetic_step0_extractor_tiny.py', s['step0_iters'], {
             'train_dataloader.dataset.protected_refs_files':
                 f'[{job.data_root}refcoco/refs(unc).p,{job.data_root}refcoco+/refs(unc).p]',
             **multistep(s['step0_iters'])}))
-    step1 = job.phase('step1', dict(s), lambda: job.train(
+    step1 = phase('step1', base, lambda: job.train(
         'step1', 'synthetic_step1_joint_tiny.py', s['step1_iters'], {
             'load_from': step0['checkpoint'], 'train_cfg.val_interval': s['val_interval'],
             **multistep(s['step1_iters'])}))
@@ -211,8 +226,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         return job.train('referee', 'synthetic_referee_tiny.py', s['referee_iters'],
                          {'load_from': init, 'randomness.seed': s['seed'] + 1})
 
-    referee = job.phase('referee', dict(s), referee)
-    step2 = job.phase('step2', dict(s), lambda: job.train(
+    referee = phase('referee', base, referee)
+    step2 = phase('step2', base, lambda: job.train(
         'step2', 'synthetic_step2_rl_tiny.py', s['step2_iters'],
         {'load_from': step1['checkpoint']}))
     gen = {
@@ -222,33 +237,43 @@ def main(argv: Optional[List[str]] = None) -> None:
         'custom_hooks.0.generation_supervision.protected_refs_files':
             f'[{job.data_root}refcoco/refs(unc).p,{job.data_root}refcoco+/refs(unc).p]',
     }
-    step3 = job.phase('step3', dict(s), lambda: job.train(
-        'step3', 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
+    gen.update({'custom_hooks.0.generation_supervision.instance_filter': s['step3_filter'],
+                'custom_hooks.0.generation_supervision.refer_back': s['refer_back']})
+    step3 = phase(step3_name, step3_inputs, lambda: job.train(
+        step3_name, 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
         dict(gen, **multistep(s['step3_iters']))))
-    control = job.phase('control', dict(s), lambda: job.train(
+    control = phase('control', base, lambda: job.train(
         'control', 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
         {'load_from': step2['checkpoint'], 'custom_hooks': '[]',
          **multistep(s['step3_iters'])}))
 
     evals = {}
-    for name, ckpt, tasks in (('step1', step1, ['res', 'reg']), ('step2', step2, ['reg']),
-                              ('step3', step3, ['res']), ('control', control, ['res'])):
-        evals[name] = job.phase(f'eval_{name}', dict(s), lambda ckpt=ckpt, name=name, tasks=tasks:
-                                job.evaluate(name, ckpt['checkpoint'], referee['checkpoint'],
-                                             tasks))
+    for name, run_name, ckpt, tasks in (
+            ('step1', 'step1', step1, ['res', 'reg']), ('step2', 'step2', step2, ['reg']),
+            ('step3', step3_name, step3, ['res']), ('control', 'control', control, ['res'])):
+        evals[name] = phase(
+            f'eval_{run_name}', step3_inputs if name == 'step3' else base,
+            lambda ckpt=ckpt, run_name=run_name, tasks=tasks: job.evaluate(
+                run_name, ckpt['checkpoint'], referee['checkpoint'], tasks))
+    out_dir = osp.join(job.work_dir, step3_name) if variant else job.work_dir
 
     def report():
         from mmrefmutual.visualization.report import write_report
-        budget = {name: round(job.state[name]['seconds']) for name in job.state}
-        return write_report(job.work_dir, job.data_root, dict(
+        budget = {name: round(job.state[name]['seconds']) for name in phases
+                  if name in job.state}  # (not this report itself)
+        rss = max([peak_rss_gib()] + [job.state[name].get('peak_rss_gib', 0)
+                                      for name in budget])  # phases reused from a former run
+        os.makedirs(out_dir, exist_ok=True)
+        return write_report(out_dir, job.data_root, dict(
             step1=step1, referee=referee, step2=step2, step3=step3, control=control),
-            evals, budget, peak_rss_gib(), s)
+            evals, budget, rss, s)
 
-    outputs = job.phase('report', dict(s, time=time.time()), report)
+    outputs = phase(f'report_{variant}' if variant else 'report', dict(s, time=time.time()),
+                    report)
     total = time.perf_counter() - start
     print(f'[embedded] wall time {total / 60:.1f} min (phases: ' + ', '.join(
-        f'{k} {v["seconds"]:.0f} s' for k, v in job.state.items()) +
-        f'); peak RSS {peak_rss_gib():.2f} GiB')
+        f'{k} {job.state[k]["seconds"]:.0f} s' for k in phases) +
+        f'); peak RSS {peak_rss_gib():.2f} GiB in this run')
     print(f'[embedded] report: {outputs["markdown"]} and {outputs["html"]}')
 
 

@@ -1,7 +1,6 @@
 """The report of the embedded default (``tools/run_embedded.py``): tables in the paper's
 layout, training curves and example overlays, as ``report.md`` and a self-contained
 ``report.html`` (images inlined)."""
-import base64
 import json
 import os.path as osp
 import pickle
@@ -12,6 +11,7 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
 
+from .markdown_html import markdown_to_html
 from .ref_visualizer import RefLocalVisualizer
 
 REG_COLUMNS = [('Meteor', 'Meteor', '{:.3f}'), ('CIDEr', 'CIDEr', '{:.3f}'),
@@ -70,7 +70,8 @@ def plot_curves(runs: Dict[str, str], out_file: str) -> str:
             ('step2', 'reward_cider', 'CIDEr-D'),
             ('step2', 'reward_target_wins', 'share: target wins the softmax')]),
         (axes[3], 'step 3 vs control: RES loss', [
-            ('step3', 'loss_res', 'step 3 (human + 0.1-weighted pseudo rows)'),
+            ('step3', 'loss_res', 'step 3: mean over human and 0.1-weighted pseudo rows\n'
+                                  '(lower by construction: compare shapes, not levels)'),
             ('control', 'loss_res', 'control (human refs only)')]),
     ]
     for ax, title, lines in panels:
@@ -267,9 +268,20 @@ def _effect_sentence(name: str, values: dict) -> str:
     if not values:
         return f'- {name}: not measured'
     mean = values['mean']
-    sign = 'better' if mean > 0 else 'worse' if mean < 0 else 'unchanged'
+    shown = round(mean, 2)  # the sign of what is printed
+    sign = 'better' if shown > 0 else 'worse' if shown < 0 else 'unchanged'
     per_split = ', '.join(f'{k} {v:+.2f}' for k, v in values.items() if k != 'mean')
     return f'- {name}: **{mean:+.2f}** on average ({sign}; {per_split})'
+
+
+def _step3_variant(settings: dict) -> str:
+    """The instance filter and refer-back setting of step 3, in words."""
+    kept = {'area': 'the generated refs of instances of area >= 32^2 px',
+            'random': 'as many randomly chosen instances as the area filter would keep',
+            'none': 'every unannotated instance'}[settings.get('step3_filter', 'area')]
+    back = (', and only the expressions the step-2 selection head grounds back to their '
+            'instance' if settings.get('refer_back') else '')
+    return kept + back
 
 
 def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Dict[str, dict],
@@ -299,7 +311,8 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
         'form the pool of unannotated instances for generation supervision. Iterations: '
         f'step 1 {settings["step1_iters"]}, referee {settings["referee_iters"]}, step 2 '
         f'{settings["step2_iters"]}, step 3 and its control {settings["step3_iters"]} each '
-        f'(seed {settings["seed"]}).', '',
+        f'(seed {settings["seed"]}). Step 3 keeps '
+        + _step3_variant(settings) + '.', '',
         f'**Budget:** {budget_line}.', '',
         '## The two directions of mutual supervision, measured', '',
         _effect_sentence('Disambiguation supervision, REG Rb-Acc (step 2 - step 1)',
@@ -326,58 +339,10 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
         f.write('\n'.join(md))
     html_file = osp.join(work_dir, 'report.html')
     with open(html_file, 'w') as f:
-        f.write(_to_html('\n'.join(md), work_dir))
+        f.write(markdown_to_html('\n'.join(md), work_dir, 'mmrefmutual report'))
     summary = osp.join(work_dir, 'summary.json')
     with open(summary, 'w') as f:
         json.dump(dict(results=results, effects=found, budget=budget,
                        peak_rss_gib=peak_rss_gib, settings=settings), f, indent=1)
     return dict(markdown=md_file, html=html_file, curves=curves, examples=example_png,
                 summary=summary)
-
-
-def _to_html(markdown: str, work_dir: str) -> str:
-    """A small Markdown subset (headings, tables, bullets, bold, images) to standalone
-    HTML with the images inlined."""
-    import html
-    import re
-    body, table = [], []
-
-    def inline(text):
-        text = html.escape(text)
-        return re.sub(r'\*\*(.+?)\*\*', r'<b>\1</b>', text)
-
-    def flush():
-        if table:
-            rows = [r for r in table if not set(r.replace('|', '').strip()) <= {'-'}]
-            cells = [[c.strip() for c in r.strip('|').split('|')] for r in rows]
-            out = ['<table>', '<tr>' + ''.join(f'<th>{inline(c)}</th>' for c in cells[0]) + '</tr>']
-            out += ['<tr>' + ''.join(f'<td>{inline(c)}</td>' for c in row) + '</tr>'
-                    for row in cells[1:]]
-            body.append('\n'.join(out + ['</table>']))
-            table.clear()
-
-    for line in markdown.split('\n'):
-        if line.startswith('|'):
-            table.append(line)
-            continue
-        flush()
-        image = re.fullmatch(r'!\[(.*)\]\((.+)\)', line)
-        if line.startswith('## '):
-            body.append(f'<h2>{inline(line[3:])}</h2>')
-        elif line.startswith('# '):
-            body.append(f'<h1>{inline(line[2:])}</h1>')
-        elif line.startswith('- '):
-            body.append(f'<li>{inline(line[2:])}</li>')
-        elif image:
-            path = osp.join(work_dir, image.group(2))
-            if osp.isfile(path):
-                data = base64.b64encode(open(path, 'rb').read()).decode()
-                body.append(f'<img alt="{image.group(1)}" src="data:image/png;base64,{data}">')
-        elif line.strip():
-            body.append(f'<p>{inline(line)}</p>')
-    flush()
-    style = ('body{font-family:sans-serif;max-width:1400px;margin:auto;padding:1em}'
-             'table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;'
-             'padding:3px 8px;text-align:right}img{max-width:100%}')
-    return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>mmrefmutual report'
-            f'</title><style>{style}</style></head><body>' + '\n'.join(body) + '</body></html>')

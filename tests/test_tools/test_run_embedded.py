@@ -39,3 +39,16 @@ def test_embedded_job_writes_its_report_and_reuses_finished_phases(tmp_path):
     for phase in ('data', 'step0', 'step1', 'referee', 'step2', 'step3', 'control',
                   'eval_step1'):
         assert f'[{phase}] done before' in again.stdout, phase
+
+    # a step-3 setting re-runs step 3 only, beside the default one, with a report of its own
+    variant = subprocess.run(cmd + ['refer_back=true'], env=env, capture_output=True,
+                             text=True, timeout=900)
+    assert variant.returncode == 0, (variant.stdout + variant.stderr)[-3000:]
+    for phase in ('data', 'step0', 'step1', 'referee', 'step2', 'control', 'eval_control'):
+        assert f'[{phase}] done before' in variant.stdout, phase
+    assert '[step3_refer_back] starting' in variant.stdout
+    log = open(osp.join(work, 'step3_refer_back.log')).read()
+    assert 'refer_back=True' in log or "'refer_back': True" in log, log[-2000:]
+    report = open(osp.join(work, 'step3_refer_back', 'report.md')).read()
+    assert 'grounds back' in report
+    assert 'grounds back' not in open(osp.join(work, 'report.md')).read()

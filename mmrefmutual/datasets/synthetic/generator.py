@@ -1,5 +1,8 @@
 """Writes the synthetic referring benchmark in the exact on-disk layout of RefCOCO.
 
+(Every file of the layout is written here, in one place, so that the splits, ids and the
+refs files cannot disagree with each other.)
+
 Layout under ``out_dir``::
 
     coco/train2014/COCO_train2014_%012d.png        RGB images

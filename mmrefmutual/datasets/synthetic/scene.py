@@ -1,5 +1,8 @@
 """Scenes of the synthetic benchmark: sampling, shape geometry and rendering.
 
+(Sampling, geometry and rendering stay in one file on purpose: the painted pixels must equal
+the stored masks, so the polygon code and the painter must not drift apart.)
+
 Rendering goes through pycocotools on purpose: every shape is a polygon that
 ``pycocotools.mask.frPyObjects`` rasterises, and the image is painted from
 exactly those rasters (later objects over earlier ones). So the mask a consumer
