@@ -90,6 +90,10 @@ class GenerationSupervision:
             distinctiveness filter). An instance left without expression is dropped.
         weight (float): Loss weight of every pseudo ref (0.1 in the paper: data
             reweighting; 1.0 for "without reweighting").
+        human_repeat (int): Times the human dataset is repeated beside the pseudo refs
+            (mmengine's ``RepeatDataset``), so that human refs keep their share of each
+            batch on a short schedule (ours; 1, the paper's plain union, by default).
+            Training data only: the pseudo refs file does not depend on it.
         batch_size (int): Images per generation batch.
         chunk_size (int): Images per chunk (the unit of sharding and resuming).
         num_workers (int): Data loading workers while generating.
@@ -100,7 +104,8 @@ class GenerationSupervision:
     def __init__(self, checkpoint: str, unannotated: dict, protected_refs_files: Sequence[str],
                  out_file: Optional[str] = None, num_expressions: int = 3,
                  instance_filter: str = 'area', min_area: float = 32 * 32, seed: int = 0,
-                 refer_back: bool = False, weight: float = 0.1, batch_size: int = 8,
+                 refer_back: bool = False, weight: float = 0.1, human_repeat: int = 1,
+                 batch_size: int = 8,
                  chunk_size: int = 64, num_workers: int = 0,
                  model: Optional[dict] = None) -> None:
         if instance_filter not in FILTERS:
@@ -118,6 +123,9 @@ class GenerationSupervision:
         self.seed = seed
         self.refer_back = refer_back
         self.weight = weight
+        if human_repeat < 1:
+            raise ValueError(f'human_repeat must be >= 1, got {human_repeat}')
+        self.human_repeat = human_repeat
         self.batch_size = batch_size
         self.chunk_size = chunk_size
         self.num_workers = num_workers
@@ -157,6 +165,8 @@ class GenerationSupervision:
                       mode=human.get('mode', 'train'), data_prefix=pool.data_prefix,
                       pipeline=human['pipeline'], backend_args=human.get('backend_args'))
         loader_cfg = copy.deepcopy(runner.cfg.train_dataloader)
+        if self.human_repeat > 1:
+            human = dict(type='RepeatDataset', dataset=human, times=self.human_repeat)
         loader_cfg['dataset'] = dict(type='ConcatDataset', datasets=[human, pseudo])
         loader = runner.build_dataloader(loader_cfg, seed=runner.seed)
         loop = runner.train_loop
@@ -167,8 +177,10 @@ class GenerationSupervision:
         if hasattr(loop, 'dataloader_iterator'):
             loop.dataloader_iterator = _InfiniteDataloaderIterator(loader)
         sizes = [len(d) for d in loader.dataset.datasets]
-        print_log(f'generation supervision: training on {sizes[0]} human and {sizes[1]} pseudo '
-                  f'samples (pseudo weight {self.weight})', logger='current')
+        repeat = f' x {self.human_repeat}' if self.human_repeat > 1 else ''
+        print_log(f'generation supervision: training on {sizes[0] // self.human_repeat} human'
+                  f'{repeat} and {sizes[1]} pseudo samples (pseudo weight {self.weight})',
+                  logger='current')
 
     # ---------------------------------------------------------------- provenance
     def settings(self) -> dict:

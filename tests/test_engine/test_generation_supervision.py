@@ -3,6 +3,7 @@ weights, and the hook through tools/train.py and tools/dist_train.sh."""
 import json
 import os
 import os.path as osp
+import re
 import socket
 import subprocess
 import sys
@@ -239,7 +240,7 @@ def test_step3_through_train_and_dist_train(synthetic_root, step2_ckpt, tmp_path
     train = [sys.executable, osp.join(REPO, 'tools', 'train.py'), STEP3]
     run = subprocess.run(train + ['--cfg-options'] + _cli(opts), env=env, capture_output=True,
                          text=True, timeout=600)
-    log = run.stdout + run.stderr
+    log = first_log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]
     pseudo = osp.join(work, 'pseudo_refs.json')
     assert 'task/s' in log and 'ETA' in log  # the progress bar
@@ -249,11 +250,15 @@ def test_step3_through_train_and_dist_train(synthetic_root, step2_ckpt, tmp_path
     num_refs = len(json.loads(first)['refs'])
     assert f'human and {num_refs} pseudo samples' in log
 
-    run = subprocess.run(train + ['--cfg-options'] + _cli(opts), env=env, capture_output=True,
+    # a re-run reuses the file; repeating the human refs changes the training data only
+    again = dict(opts, **{'custom_hooks.0.generation_supervision.human_repeat': 3})
+    run = subprocess.run(train + ['--cfg-options'] + _cli(again), env=env, capture_output=True,
                          text=True, timeout=600)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]
     assert 'reusing' in log and 'task/s' not in log
+    human = int(re.search(r'training on (\d+) human x 3 and (\d+) pseudo', log).group(1))
+    assert re.search(rf'training on {human} human and {num_refs} pseudo', first_log)
 
     resume = dict(opts, **{'train_cfg.max_iters': 3, 'param_scheduler.end': 3})
     run = subprocess.run(train + ['--resume', osp.join(work, 'iter_2.pth'), '--cfg-options']
