@@ -36,15 +36,18 @@ SETTINGS = dict(
               split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=1000, step1_iters=1000,
               val_interval=250, referee_iters=300, step2_iters=400, step3_iters=600,
               eval_splits=('val', 'testA', 'testB'), val_images=100, step3_filter='area',
-              refer_back=False),
+              refer_back=False, step3_from='step2'),
     quick=dict(variant='default', num_images=400, ref_image_ratio=0.25,
                split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=30, step1_iters=60,
                val_interval=30, referee_iters=20, step2_iters=20, step3_iters=30,
-               eval_splits=('val', ), val_images=20, step3_filter='area', refer_back=False),
+               eval_splits=('val', ), val_images=20, step3_filter='area', refer_back=False,
+               step3_from='step2'),
 )
 #: Settings that change step 3 only: another value re-runs step 3 (in a phase of its own,
 #: report in WORK_DIR/step3_<variant>/) and reuses steps 0-2 and the control.
-STEP3_SETTINGS = dict(step3_filter='area', refer_back=False)
+#: step3_from='step0': the paper's step 3 (re-train the whole network with step 1's recipe,
+#: synthetic_step3_gensup_retrain_tiny.py), compared with step 1 itself as the control.
+STEP3_SETTINGS = dict(step3_filter='area', refer_back=False, step3_from='step2')
 
 
 def multistep(iters: int) -> dict:
@@ -180,11 +183,16 @@ def main(argv: Optional[List[str]] = None) -> None:
             parser.error(f'unknown setting {key!r}; one of {sorted(settings)}')
         settings[key] = type(settings[key])(json.loads(value)) if not isinstance(
             settings[key], str) else value
+    for key, allowed in (('step3_filter', ('area', 'random', 'none')),
+                         ('step3_from', ('step2', 'step0'))):
+        if settings[key] not in allowed:
+            parser.error(f'{key} must be one of {allowed}, got {settings[key]!r}')
     job = Job(args.work_dir, settings, args.seed)
     s = job.settings
     base = {k: v for k, v in s.items() if k not in STEP3_SETTINGS}  # what steps 0-2 depend on
     variant = '_'.join(([f'{s["step3_filter"]}_filter'] if s['step3_filter'] != 'area' else [])
-                       + (['refer_back'] if s['refer_back'] else []))  # e.g. random_filter
+                       + (['refer_back'] if s['refer_back'] else [])
+                       + (['retrain'] if s['step3_from'] == 'step0' else []))  # random_filter
     step3_name = f'step3_{variant}' if variant else 'step3'
     step3_inputs = s if variant else base
     phases = []  # this run's phases, for the budget line
@@ -239,18 +247,27 @@ def main(argv: Optional[List[str]] = None) -> None:
     }
     gen.update({'custom_hooks.0.generation_supervision.instance_filter': s['step3_filter'],
                 'custom_hooks.0.generation_supervision.refer_back': s['refer_back']})
-    step3 = phase(step3_name, step3_inputs, lambda: job.train(
-        step3_name, 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
-        dict(gen, **multistep(s['step3_iters']))))
-    control = phase('control', base, lambda: job.train(
-        'control', 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
-        {'load_from': step2['checkpoint'], 'custom_hooks': '[]',
-         **multistep(s['step3_iters'])}))
+    if s['step3_from'] == 'step0':  # the paper's re-training; step 1 is its control
+        step3 = phase(step3_name, step3_inputs, lambda: job.train(
+            step3_name, 'synthetic_step3_gensup_retrain_tiny.py', s['step1_iters'],
+            dict(gen, load_from=step0['checkpoint'], **multistep(s['step1_iters']))))
+        control = step1
+    else:
+        step3 = phase(step3_name, step3_inputs, lambda: job.train(
+            step3_name, 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
+            dict(gen, **multistep(s['step3_iters']))))
+        control = phase('control', base, lambda: job.train(
+            'control', 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
+            {'load_from': step2['checkpoint'], 'custom_hooks': '[]',
+             **multistep(s['step3_iters'])}))
 
     evals = {}
     for name, run_name, ckpt, tasks in (
             ('step1', 'step1', step1, ['res', 'reg']), ('step2', 'step2', step2, ['reg']),
             ('step3', step3_name, step3, ['res']), ('control', 'control', control, ['res'])):
+        if name == 'control' and control is step1:  # its evaluation has RES already
+            evals[name] = evals['step1']
+            continue
         evals[name] = phase(
             f'eval_{run_name}', step3_inputs if name == 'step3' else base,
             lambda ckpt=ckpt, run_name=run_name, tasks=tasks: job.evaluate(

@@ -281,7 +281,10 @@ def _step3_variant(settings: dict) -> str:
             'none': 'every unannotated instance'}[settings.get('step3_filter', 'area')]
     back = (', and only the expressions the step-2 selection head grounds back to their '
             'instance' if settings.get('refer_back') else '')
-    return kept + back
+    retrain = (", re-training the whole network from step 0 with step 1's recipe as the paper "
+               'does (its control is step 1: same initialisation and iterations, human refs '
+               'only)' if settings.get('step3_from') == 'step0' else '')
+    return kept + back + retrain
 
 
 def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Dict[str, dict],
@@ -310,8 +313,10 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
         f'{" / ".join(f"{r:.0%}" for r in settings["split_ratios"])} of those), the rest '
         'form the pool of unannotated instances for generation supervision. Iterations: '
         f'step 1 {settings["step1_iters"]}, referee {settings["referee_iters"]}, step 2 '
-        f'{settings["step2_iters"]}, step 3 and its control {settings["step3_iters"]} each '
-        f'(seed {settings["seed"]}). Step 3 keeps '
+        f'{settings["step2_iters"]}, ' + (
+            f'step 3 {settings["step1_iters"]}' if settings.get('step3_from') == 'step0' else
+            f'step 3 and its control {settings["step3_iters"]} each') +
+        f' (seed {settings["seed"]}). Step 3 keeps '
         + _step3_variant(settings) + '.', '',
         f'**Budget:** {budget_line}.', '',
         '## The two directions of mutual supervision, measured', '',

@@ -52,3 +52,15 @@ def test_embedded_job_writes_its_report_and_reuses_finished_phases(tmp_path):
     report = open(osp.join(work, 'step3_refer_back', 'report.md')).read()
     assert 'grounds back' in report
     assert 'grounds back' not in open(osp.join(work, 'report.md')).read()
+
+    # the paper's step 3 (re-train from step 0 with step 1's recipe): step 1 is its control
+    retrain = subprocess.run(cmd + ['step3_from=step0'], env=env, capture_output=True,
+                             text=True, timeout=900)
+    assert retrain.returncode == 0, (retrain.stdout + retrain.stderr)[-3000:]
+    assert '[step3_retrain] starting' in retrain.stdout
+    assert '[control] done before' not in retrain.stdout  # no control phase of its own
+    log = open(osp.join(work, 'step3_retrain.log')).read()
+    assert 'human_repeat=4' in log and 'human x 4' in log and "mode='image'" in log
+    assert "load_from = '" + osp.join(work, 'step0') in log
+    summary = json.load(open(osp.join(work, 'step3_retrain', 'summary.json')))
+    assert summary['results']['control'] == summary['results']['step1']
