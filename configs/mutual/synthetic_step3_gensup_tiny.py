@@ -7,25 +7,15 @@
 # this config without the hook: --cfg-options custom_hooks=[]
 _base_ = [
     '../_base_/models/refmutual_r18_tiny.py', '../_base_/datasets/synthetic_refcoco.py',
-    '../_base_/schedules/step3_gensup_90k.py', '../_base_/tiny_cpu_runtime.py'
+    '../_base_/schedules/step3_gensup_90k.py', '../_base_/tiny_cpu_runtime.py',
+    '../_base_/synthetic_gensup_tiny.py'
 ]
 model = dict(generation_head=dict(vocab={{_base_.vocab_file}}))
-step2_checkpoint = 'work_dirs/synthetic_step2_rl_tiny/iter_1000.pth'
-load_from = step2_checkpoint
+load_from = {{_base_.step2_checkpoint}}
 custom_hooks = [
     dict(type='MutualSupervisionHook',
-         generation_supervision=dict(
-             _base_.generation_supervision,
-             checkpoint=step2_checkpoint,
-             unannotated=dict(type='UnannotatedInstanceDataset', data_root='data/synthetic/',
-                              ann_file='coco/annotations/instances_train2014.json',
-                              refs_files=['refcoco/refs(unc).p', 'refcoco+/refs(unc).p'],
-                              data_prefix=dict(img_path='coco/train2014/')),
-             protected_refs_files=['data/synthetic/refcoco/refs(unc).p',
-                                   'data/synthetic/refcoco+/refs(unc).p'],
-             # 128-px images: 32^2 is 6 % of an image, as 80^2 of a 640 x 480 COCO image
-             min_area=32 * 32,
-             num_workers=0))
+         generation_supervision=dict(_base_.generation_supervision,
+                                     **_base_.synthetic_generation_supervision))
 ]
 max_iters = 1000
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
