@@ -244,9 +244,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         'custom_hooks.0.generation_supervision.unannotated.data_root': job.data_root,
         'custom_hooks.0.generation_supervision.protected_refs_files':
             f'[{job.data_root}refcoco/refs(unc).p,{job.data_root}refcoco+/refs(unc).p]',
+        'custom_hooks.0.generation_supervision.instance_filter': s['step3_filter'],
+        'custom_hooks.0.generation_supervision.refer_back': s['refer_back'],
     }
-    gen.update({'custom_hooks.0.generation_supervision.instance_filter': s['step3_filter'],
-                'custom_hooks.0.generation_supervision.refer_back': s['refer_back']})
     if s['step3_from'] == 'step0':  # the paper's re-training; step 1 is its control
         step3 = phase(step3_name, step3_inputs, lambda: job.train(
             step3_name, 'synthetic_step3_gensup_retrain_tiny.py', s['step1_iters'],
