@@ -219,6 +219,12 @@ if run step1 "$PY" tools/train.py "$LOG_DIR/step1.py" --work-dir "$LOG_DIR/step1
     if [ -n "$has_reg" ] && run eval_step2 "$PY" tools/test.py "$LOG_DIR/step2.py" \
         "$(latest_ckpt "$LOG_DIR/step2")" --splits val --work-dir "$LOG_DIR/eval_step2"; then
       grep -E '^\|' "$LOG_DIR/eval_step2.log" | sed 's/^/      /' | tee -a "$SUMMARY"
+      # the same evaluation with REG decoding replayed as CUDA graphs (test_cfg.cuda_graph)
+      if [ "$DEVICE" = cuda ] && run eval_step2_graph "$PY" tools/test.py "$LOG_DIR/step2.py" \
+          "$(latest_ckpt "$LOG_DIR/step2")" --splits val --work-dir "$LOG_DIR/eval_step2_graph" \
+          --cfg-options model.test_cfg.cuda_graph=True; then
+        grep -E '^\|' "$LOG_DIR/eval_step2_graph.log" | sed 's/^/      /' | tee -a "$SUMMARY"
+      fi
     fi
   fi
 else
@@ -254,6 +260,13 @@ TE_ARG=()
 if run benchmark "$PY" tools/benchmark/model_speed.py $BENCH_ARGS ${TE_ARG[@]+"${TE_ARG[@]}"}; then
   grep -E '^(device|config|\((a|b|c)\))' "$LOG_DIR/benchmark.log" | sed 's/^/      /' \
     | tee -a "$SUMMARY"
+  # REG decoding replayed as a CUDA graph must give the tokens of the same search run eagerly
+  if grep -q 'with a CUDA graph' "$LOG_DIR/benchmark.log"; then
+    grep -q 'tokens DIFFER' "$LOG_DIR/benchmark.log" \
+      && fail "benchmark: the CUDA-graph search gives other tokens than eager decoding"
+    grep -q 'graphs captured 0;' "$LOG_DIR/benchmark.log" \
+      && fail "benchmark: cuda_graph=True captured no graph on the GPU"
+  fi
 fi
 
 finish

@@ -306,8 +306,9 @@ class GenerationSupervision:
         rows = gather_ref_targets(samples, gt_to_prop, 'refs').to(proposals.device)
         if len(rows) == 0:
             return []
-        texts, _ = model.generation_head.generate(proposals, rows.img_inds, rows.prop_inds,
-                                                  beam_size=self.num_expressions)
+        texts, _ = model.generation_head.generate(
+            proposals, rows.img_inds, rows.prop_inds, beam_size=self.num_expressions,
+            cuda_graph=model.test_cfg.get('cuda_graph', False))
         keep = [[True] * len(beams) for beams in texts]
         if self.refer_back:
             flat = [t for beams in texts for t in beams]

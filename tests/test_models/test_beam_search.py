@@ -99,6 +99,28 @@ def test_early_end_is_the_same_without_checks():
         assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
 
 
+def test_every_step_and_padded_inputs_change_nothing():
+    """``check_every=0`` runs all steps without reading back (what a CUDA graph captures),
+    and more inputs in the batch leave the others' results as they were; ``finish_beams``
+    cuts the tokens after the steps the kept inputs needed."""
+    from mmrefmutual.models.layers import beam_search_loop, finish_beams
+    for eos_bias in (0.0, 2.0):
+        ref = run(beam_search, 3, 3, 9, eos_bias=eos_bias)
+        model = ToyModel(5 * 3, eos_bias=eos_bias)  # two more inputs
+        tokens, scores, steps = beam_search_loop(model.step, model.reorder, 5, 3, 9, BOS, EOS,
+                                                 PAD, 'cpu', check_every=0)
+        assert tokens.shape == (5, 3, 10)
+        out = finish_beams(tokens[:3], scores[:3], steps[:3], PAD)
+        assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
+    assert ref[0].shape[-1] < 9  # short texts: the cut matters
+
+
+def test_pow2_bucket():
+    from mmrefmutual.models.layers import pow2_bucket
+    assert [pow2_bucket(n) for n in (0, 1, 8, 9, 16, 17, 100)] == [8, 8, 8, 16, 16, 32, 128]
+    assert pow2_bucket(3, smallest=1) == 4
+
+
 def test_more_beams_than_words():
     """Beams without a finite score (a vocabulary of 2 words, EOS banned at first) and ties
     (two words always equally likely): still the former result, checked or not."""

@@ -90,6 +90,42 @@ def test_beam_search_cache_matches_no_cache(beam, max_len, length_penalty):
         assert cached[0].shape[:2] == (4, beam) and cached[0].shape[2] <= max_len + 1
 
 
+@pytest.mark.parametrize('num_targets,beam,max_len', [(5, 3, 10), (1, 2, 4), (8, 3, 10),
+                                                       (11, 1, 6)])
+def test_padded_full_length_search_is_the_search(num_targets, beam, max_len):
+    """What `search(cuda_graph=True)` replays on a GPU, run eagerly: targets padded to a
+    power of two (>= 8) and every step run without checking for the end. It must give the
+    targets' tokens and scores of the plain search (lengths cut alike)."""
+    from mmrefmutual.models.layers import finish_beams
+    head = make_head().eval()
+    torch.manual_seed(3)
+    proposals = torch.randn(3, 6, 32)
+    img = torch.randint(0, 3, (num_targets,))
+    props = torch.randint(0, 6, (num_targets,))
+    for eos_bias in (0.0, 2.0):  # long and short texts: the padding rows end elsewhere
+        head.classifier.bias.data[EOS] += eos_bias
+        ref = head.search(proposals, img, props, beam, max_len)
+        tokens, scores, steps = head._search_padded(proposals[img], props, beam, max_len)
+        assert tokens.shape == (num_targets, beam, max_len + 1) and steps.shape == (num_targets,)
+        out = finish_beams(tokens, scores, steps, PAD)
+        assert torch.equal(out[0], ref[0])
+        torch.testing.assert_close(out[1], ref[1], rtol=1e-5, atol=1e-5)
+    # on a CPU the option is ignored: the same search, no graph captured
+    again = head.search(proposals, img, props, beam, max_len, cuda_graph=True)
+    assert torch.equal(again[0], ref[0]) and len(head._graphs) == 0 and head._graphs.captures == 0
+
+
+def test_graph_cache_is_not_copied_with_the_model():
+    """A deep copy of the head (e.g. a referee or EMA copy) captures its own graphs."""
+    import copy
+    head = make_head()
+    head._graphs._graphs['fake'] = ('graph', (), ())
+    clone = copy.deepcopy(head)
+    assert len(clone._graphs) == 0 and len(head._graphs) == 1
+    head.to(torch.float64)  # moving the parameters makes captured graphs stale
+    assert len(head._graphs) == 0
+
+
 def test_beam_search_never_generates_an_empty_text():
     """EOS is the likeliest first token: the search must still say a word before it."""
     head = make_head().eval()

@@ -40,3 +40,23 @@ def test_sample_weights_scale_loss():
     ce = torch.nn.functional.cross_entropy(scores, targets, reduction='none')
     torch.testing.assert_close(full, ce.mean())
     torch.testing.assert_close(weighted, (ce * torch.tensor([1.0, 0.1, 0.1])).mean())
+
+
+def test_padded_forward_is_the_forward():
+    """What `predict(cuda_graph=True)` replays on a GPU, run eagerly: expressions padded to
+    a power of two (>= 8) and the text to a multiple of 8 tokens give the scores of the
+    plain forward; on a CPU the option is ignored."""
+    torch.manual_seed(0)
+    head = ProposalSelectionHead(in_channels=32, text_channels=24, num_layers=2, num_heads=4,
+                                 ffn_channels=64, dropout=0.0).eval()
+    for m, length in ((5, 7), (1, 8), (9, 13)):
+        proposals = torch.randn(m, 6, 32)
+        text = torch.randn(m, length, 24)
+        pad = torch.zeros(m, length, dtype=torch.bool)
+        pad[0, length // 2:] = True
+        ref = head(proposals, text, pad)
+        scores = head._forward_padded(proposals, text, pad)
+        assert scores.shape == (m, 6)
+        torch.testing.assert_close(scores, ref, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(head.predict(proposals, text, pad, cuda_graph=True), ref)
+    assert head._graphs.captures == 0

@@ -111,5 +111,8 @@ model = dict(
         reg=True,
         reg_input='mask',  # Table 1 reports 'mask' and 'box'
         beam_size=3,
-        max_len=20),
+        max_len=20,
+        # ours: REG decoding and RES selection as CUDA graphs on a GPU (ignored on a CPU);
+        # off until checked on a GPU (tools/gpu_check.sh compares them with eager runs)
+        cuda_graph=False),
     init_cfg=None)

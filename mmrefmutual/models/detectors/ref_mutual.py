@@ -5,12 +5,12 @@ import torch
 import torch.nn.functional as F
 from mmdet.models.detectors import Mask2Former
 from mmdet.structures import SampleList
-from mmdet.structures.mask import mask2bbox
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmrefmutual.models.utils import build_referee, gather_ref_targets, zero_loss
+from mmrefmutual.models.utils import (build_referee, gather_ref_targets, masks_to_boxes,
+                                      zero_loss)
 from mmrefmutual.registry import MODELS
 
 #: The referring keys of ``train_cfg`` (the rest is Mask2Former's) and their defaults:
@@ -63,7 +63,9 @@ class RefMutual(Mask2Former):
             ``baseline``).
         test_cfg (dict): Mask2Former's test_cfg plus the defaults of :meth:`predict`:
             ``res``, ``reg``, ``reg_input``, ``beam_size``, ``max_len``,
-            ``length_penalty``.
+            ``length_penalty``, ``cuda_graph`` (on a GPU, REG's beam search and RES's
+            selection decoder replayed as CUDA graphs, see
+            :meth:`IndicatedGenerationHead.search`, :meth:`ProposalSelectionHead.predict`).
     """
 
     def __init__(self, backbone: ConfigType, panoptic_head: ConfigType,
@@ -142,9 +144,12 @@ class RefMutual(Mask2Former):
             self.extract_feat(batch_inputs), batch_data_samples, return_proposals=True)
         return proposals, cls_list, mask_list
 
-    def select(self, proposals: Tensor, texts: List[str]) -> Tensor:
-        """Matching scores S (M, N) of each text against its image's proposals (M, N, C)."""
+    def select(self, proposals: Tensor, texts: List[str], cuda_graph: bool = False) -> Tensor:
+        """Matching scores S (M, N) of each text against its image's proposals (M, N, C);
+        ``cuda_graph``: see :meth:`ProposalSelectionHead.predict` (inference only)."""
         feats, pad_mask = self.text_encoder(texts)
+        if cuda_graph:
+            return self.selection_head.predict(proposals, feats, pad_mask, cuda_graph=True)
         return self.selection_head(proposals, feats, pad_mask)
 
     def match(self, cls_scores: Tensor, mask_preds: Tensor, batch_data_samples: SampleList,
@@ -290,13 +295,20 @@ class RefMutual(Mask2Former):
         if len(sents) == 0:
             return
         img_inds = sents.img_inds.to(proposals.device)
-        probs, picks = self.select(proposals[img_inds], sents.texts).softmax(-1).max(-1)
-        for i, sample in enumerate(batch_data_samples):
-            sel = (img_inds == i).nonzero()[:, 0]
-            if len(sel) == 0:
+        scores = self.select(proposals[img_inds], sents.texts,
+                             cuda_graph=self.test_cfg.get('cuda_graph', False))
+        probs, picks = scores.softmax(-1).max(-1)
+        # rows come image by image (gather_ref_targets): slice them, counted on the CPU,
+        # so that the device is never waited for here
+        counts = torch.bincount(sents.img_inds, minlength=len(batch_data_samples)).tolist()
+        start = 0
+        for i, (sample, count) in enumerate(zip(batch_data_samples, counts)):
+            sel = slice(start, start + count)
+            start += count
+            if count == 0:
                 continue
             masks = self.postprocess_masks(mask_pred[i, picks[sel]], sample.metainfo)
-            sample.pred_sents = InstanceData(masks=masks, bboxes=mask2bbox(masks),
+            sample.pred_sents = InstanceData(masks=masks, bboxes=masks_to_boxes(masks),
                                              scores=probs[sel], proposal_inds=picks[sel])
 
     @staticmethod
@@ -322,7 +334,8 @@ class RefMutual(Mask2Former):
         cfg = self.test_cfg
         texts, _ = self.generation_head.generate(
             proposals, refs.img_inds, prop_inds, beam_size=beam_size,
-            max_len=cfg.get('max_len', None), length_penalty=cfg.get('length_penalty', 0.0))
+            max_len=cfg.get('max_len', None), length_penalty=cfg.get('length_penalty', 0.0),
+            cuda_graph=cfg.get('cuda_graph', False))
         best = [beams[0] for beams in texts]
         rb_correct = None
         if self.referee is not None:  # refer back: does the referee pick the target?

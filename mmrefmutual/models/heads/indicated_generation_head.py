@@ -7,7 +7,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmrefmutual.models.language.vocab import BOS, EOS, PAD, UNK, WordVocab
-from mmrefmutual.models.layers import CachedTransformerDecoder, beam_search
+from mmrefmutual.models.layers import (CachedTransformerDecoder, CudaGraphCache, beam_search_loop,
+                                      finish_beams, pow2_bucket)
 from mmrefmutual.registry import MODELS
 
 
@@ -53,6 +54,8 @@ class IndicatedGenerationHead(BaseModule):
         self.decoder = CachedTransformerDecoder(num_layers, in_channels, num_heads,
                                                 ffn_channels, dropout)
         self.classifier = nn.Linear(in_channels, len(self.vocab))
+        # graphs of `search(cuda_graph=True)`: a cache, not state (not saved, not copied)
+        self._graphs = CudaGraphCache()
 
     # The vocabulary travels inside the state dict as a uint8 buffer of its UTF-8 text:
     # a plain tensor loads with weights_only=True and broadcasts in distributed runs.
@@ -121,20 +124,20 @@ class IndicatedGenerationHead(BaseModule):
     @torch.no_grad()
     def generate(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
                  beam_size: int = 3, max_len: Optional[int] = None,
-                 use_cache: bool = True, length_penalty: float = 0.0
-                 ) -> Tuple[List[List[str]], Tensor]:
+                 use_cache: bool = True, length_penalty: float = 0.0,
+                 cuda_graph: bool = False) -> Tuple[List[List[str]], Tensor]:
         """Beam search (greedy for ``beam_size=1``), batched over targets and beams.
 
         Args:
             proposals, img_inds, prop_inds, beam_size, max_len, use_cache,
-                length_penalty: As for :meth:`search`.
+                length_penalty, cuda_graph: As for :meth:`search`.
 
         Returns:
             tuple: ``texts[m][j]``, the j-th best expression of target m, and their
             log-probability scores (M, beam_size).
         """
         tokens, scores = self.search(proposals, img_inds, prop_inds, beam_size, max_len,
-                                     use_cache, length_penalty)
+                                     use_cache, length_penalty, cuda_graph)
         return self.decode(tokens), scores
 
     def decode(self, tokens: Tensor) -> List[List[str]]:
@@ -151,7 +154,8 @@ class IndicatedGenerationHead(BaseModule):
     @torch.no_grad()
     def search(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
                beam_size: int = 3, max_len: Optional[int] = None,
-               use_cache: bool = True, length_penalty: float = 0.0) -> Tuple[Tensor, Tensor]:
+               use_cache: bool = True, length_penalty: float = 0.0,
+               cuda_graph: bool = False) -> Tuple[Tensor, Tensor]:
         """Beam search (greedy for ``beam_size=1``), batched over targets and beams.
 
         With ``use_cache`` each step decodes only the newest token against a static
@@ -168,12 +172,30 @@ class IndicatedGenerationHead(BaseModule):
                 default) the head's ``max_len``.
             use_cache (bool): Decode with the key/value cache.
             length_penalty (float): Scores are ``logp / length ** length_penalty``.
+            cuda_graph (bool): On a CUDA device, in eval mode and with the cache:
+                replay the whole search as one CUDA graph, captured once per number
+                of targets rounded up to a power of two (>= 8), beam size, length,
+                proposal shape and autocast dtype (see :meth:`_search_padded`).
+                Ignored elsewhere.
 
         Returns:
             tuple[Tensor, Tensor]: Token ids (M, beam_size, T) without BOS, best
             first, padded with PAD after EOS, and their scores (M, beam_size).
         """
         max_len = min(max_len or self.max_len, self.max_len)
+        if (cuda_graph and proposals.is_cuda and use_cache and not self.training
+                and len(img_inds) > 0):
+            tokens, scores, steps = self._search_padded(
+                proposals[img_inds], prop_inds, beam_size, max_len, self._graphs)
+        else:
+            tokens, scores, steps = self._search_loop(proposals, img_inds, prop_inds,
+                                                      beam_size, max_len, use_cache)
+        return finish_beams(tokens, scores, steps, PAD, length_penalty)
+
+    def _search_loop(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
+                     beam_size: int, max_len: int, use_cache: bool = True,
+                     check_every: Optional[int] = None) -> Tuple[Tensor, Tensor, Tensor]:
+        """:func:`~mmrefmutual.models.layers.beam_search_loop` of this head."""
         memory = self.build_memory(proposals, img_inds, prop_inds)
         # beams of a target share its memory (beam_search keeps rows within a target)
         memory_kvs = self.decoder.project_memory(memory)
@@ -197,8 +219,49 @@ class IndicatedGenerationHead(BaseModule):
             if cache is not None:
                 cache.reorder(rows)
 
-        return beam_search(step, reorder, len(img_inds), beam_size, max_len,
-                           BOS, EOS, PAD, proposals.device, length_penalty)
+        return beam_search_loop(step, reorder, len(img_inds), beam_size, max_len,
+                                BOS, EOS, PAD, proposals.device, check_every)
+
+    def _search_padded(self, target_proposals: Tensor, prop_inds: Tensor, beam_size: int,
+                       max_len: int, run: Optional[CudaGraphCache] = None
+                       ) -> Tuple[Tensor, Tensor, Tensor]:
+        """The search with static shapes: targets padded to :func:`pow2_bucket` rows
+        (copies of the first; inputs of a beam search are independent), every step
+        run (no check of the end). ``run`` replays it as a CUDA graph; without it,
+        it runs eagerly (the same operations, how CPU tests check it).
+
+        Args:
+            target_proposals (Tensor): (M, N, C) proposals of each target's image.
+            prop_inds (Tensor): (M,) proposal index of each target.
+
+        Returns:
+            tuple: :func:`~mmrefmutual.models.layers.beam_search_loop`'s outputs
+            for the M targets.
+        """
+        m = len(prop_inds)
+        rows = pow2_bucket(m)
+        pad_rows = torch.zeros(rows - m, dtype=torch.long, device=prop_inds.device)
+        target_proposals = torch.cat([target_proposals, target_proposals[pad_rows]])
+        prop_inds = torch.cat([prop_inds, prop_inds[pad_rows]])
+
+        def fn(props: Tensor, inds: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+            return self._search_loop(props, torch.arange(rows, device=props.device), inds,
+                                     beam_size, max_len, use_cache=True, check_every=0)
+
+        if run is None:
+            out = fn(target_proposals, prop_inds)
+        else:
+            autocast = (torch.get_autocast_dtype('cuda')
+                        if torch.is_autocast_enabled('cuda') else None)
+            key = (rows, tuple(target_proposals.shape[1:]), target_proposals.dtype,
+                   beam_size, max_len, autocast)
+            out = run(key, fn, target_proposals, prop_inds)
+        return tuple(x[:m] for x in out)
+
+    def _apply(self, *args, **kwargs):
+        # captured graphs point at the parameters' memory: moving them makes them stale
+        self._graphs.clear()
+        return super()._apply(*args, **kwargs)
 
     def sequence_log_probs(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
                            tokens: Tensor) -> Tensor:

@@ -6,12 +6,12 @@ import torch.nn.functional as F
 from mmdet.models.dense_heads import Mask2FormerHead
 from mmdet.models.utils import get_uncertain_point_coords_with_randomness, multi_apply
 from mmdet.structures import SampleList
-from mmdet.structures.mask import mask2bbox
 from mmdet.utils import reduce_mean
 from mmcv.ops import point_sample
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from mmrefmutual.models.utils.boxes import masks_to_boxes
 from mmrefmutual.registry import MODELS, TASK_UTILS
 
 
@@ -234,7 +234,7 @@ class ProposalMask2FormerHead(Mask2FormerHead):
             else:
                 h, w = mask_pred.shape[-2:]
                 pad_h, pad_w = img_meta['batch_input_shape']
-                boxes = mask2bbox(mask_pred > 0) * mask_pred.new_tensor(
+                boxes = masks_to_boxes(mask_pred > 0) * mask_pred.new_tensor(
                     [pad_w / w, pad_h / h, pad_w / w, pad_h / h])
                 gt_boxes = gt_instances.bboxes
                 gt_boxes = gt_boxes.tensor if hasattr(gt_boxes, 'tensor') else gt_boxes

@@ -1,11 +1,13 @@
 """Proposal selection head (RES), Eq. (3) of the paper."""
 from typing import Optional
 
+import torch
 import torch.nn.functional as F
 from mmdet.models.layers import MLP, DetrTransformerDecoder
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from mmrefmutual.models.layers import CudaGraphCache, pow2_bucket
 from mmrefmutual.registry import MODELS
 
 
@@ -42,6 +44,8 @@ class ProposalSelectionHead(BaseModule):
                                         feedforward_channels=ffn_channels,
                                         ffn_drop=dropout)))
         self.score_mlp = MLP(in_channels, in_channels, 1, 2)
+        # graphs of `predict(cuda_graph=True)`: a cache, not state (not saved, not copied)
+        self._graphs = CudaGraphCache()
 
     def forward(self, proposals: Tensor, text_feats: Tensor, text_pad_mask: Tensor) -> Tensor:
         """Matching scores.
@@ -58,6 +62,48 @@ class ProposalSelectionHead(BaseModule):
         x = self.decoder(query=proposals, key=text, value=text, query_pos=None, key_pos=None,
                          key_padding_mask=text_pad_mask)[-1]
         return self.score_mlp(x).squeeze(-1)
+
+    @torch.no_grad()
+    def predict(self, proposals: Tensor, text_feats: Tensor, text_pad_mask: Tensor,
+                cuda_graph: bool = False) -> Tensor:
+        """Matching scores for inference, as :meth:`forward`.
+
+        With ``cuda_graph`` on a CUDA device in eval mode the decoder is replayed as a
+        CUDA graph, captured once per number of expressions rounded up to a power of
+        two (>= 8), text length rounded up to a multiple of 8, proposal shape and
+        autocast dtype (see :meth:`_forward_padded`). Ignored elsewhere.
+        """
+        if cuda_graph and proposals.is_cuda and not self.training and len(proposals) > 0:
+            return self._forward_padded(proposals, text_feats, text_pad_mask, self._graphs)
+        return self(proposals, text_feats, text_pad_mask)
+
+    def _forward_padded(self, proposals: Tensor, text_feats: Tensor, text_pad_mask: Tensor,
+                        run: Optional[CudaGraphCache] = None) -> Tensor:
+        """:meth:`forward` on static shapes: expressions padded to :func:`pow2_bucket`
+        rows (copies of the first; rows are independent) and the text to a multiple of
+        8 tokens (masked padding, which attention ignores). ``run`` replays it as a
+        CUDA graph; without it, it runs eagerly (how CPU tests check it)."""
+        m, length = text_pad_mask.shape
+        rows, tokens = pow2_bucket(m), -(-length // 8) * 8
+        extra = torch.zeros(rows - m, dtype=torch.long, device=proposals.device)
+        proposals = torch.cat([proposals, proposals[extra]])
+        text_feats = F.pad(torch.cat([text_feats, text_feats[extra]]),
+                           (0, 0, 0, tokens - length))
+        text_pad_mask = F.pad(torch.cat([text_pad_mask, text_pad_mask[extra]]),
+                              (0, tokens - length), value=True)
+        if run is None:
+            return self(proposals, text_feats, text_pad_mask)[:m]
+        autocast = (torch.get_autocast_dtype('cuda')
+                    if torch.is_autocast_enabled('cuda') else None)
+        key = (tuple(proposals.shape), tuple(text_feats.shape), proposals.dtype,
+               text_feats.dtype, autocast)
+        return run(key, lambda *args: (self(*args), ), proposals, text_feats,
+                   text_pad_mask)[0][:m]
+
+    def _apply(self, *args, **kwargs):
+        # captured graphs point at the parameters' memory: moving them makes them stale
+        self._graphs.clear()
+        return super()._apply(*args, **kwargs)
 
     def loss(self, scores: Tensor, targets: Tensor, weights: Optional[Tensor] = None) -> dict:
         """Cross-entropy over proposals; ``weights`` (M,) scale each expression."""

@@ -1,7 +1,9 @@
-from .beam_search import beam_search
+from .beam_search import beam_search, beam_search_loop, finish_beams
 from .cached_decoder import (CachedAttention, CachedDecoderLayer, CachedTransformerDecoder,
                              KVCache)
+from .cuda_graph import CudaGraphCache, pow2_bucket
 
 __all__ = [
-    'beam_search', 'CachedAttention', 'CachedDecoderLayer', 'CachedTransformerDecoder', 'KVCache'
+    'beam_search', 'beam_search_loop', 'finish_beams', 'CachedAttention', 'CachedDecoderLayer',
+    'CachedTransformerDecoder', 'KVCache', 'CudaGraphCache', 'pow2_bucket'
 ]

@@ -20,6 +20,7 @@ def beam_search(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], No
     vocabulary masks are built once, and whether every beam has ended is read back
     only every ``check_every`` steps. Steps run after the end change nothing (the
     state is kept as it was), so the result does not depend on ``check_every``.
+    It is :func:`beam_search_loop` followed by :func:`finish_beams`.
 
     Args:
         step (callable): ``step(tokens)`` gets all tokens so far, Long
@@ -38,12 +39,33 @@ def beam_search(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], No
         length_penalty (float): Final scores are ``logp / length ** length_penalty``.
         check_every (int, optional): Steps between checks for the end of every
             beam. Default: 1 on CPU (a check costs nothing there), 4 elsewhere (a
-            check waits for the device to finish the queued steps).
+            check waits for the device to finish the queued steps). 0: never check,
+            run all ``max_len + 1`` steps (what a CUDA graph can capture).
 
     Returns:
         tuple[Tensor, Tensor]: tokens (B, beam, T) without BOS, best first, padded
         with ``pad`` after EOS, T the number of steps until every beam ended, and
         their scores (B, beam).
+    """
+    tokens, scores, steps = beam_search_loop(step, reorder, batch_size, beam_size, max_len,
+                                             bos, eos, pad, device, check_every)
+    return finish_beams(tokens, scores, steps, pad, length_penalty)
+
+
+@torch.no_grad()
+def beam_search_loop(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], None],
+                     batch_size: int, beam_size: int, max_len: int, bos: int, eos: int,
+                     pad: int, device: torch.device, check_every: Optional[int] = None
+                     ) -> Tuple[Tensor, Tensor, Tensor]:
+    """The steps of :func:`beam_search` (same arguments), without reading anything
+    back from the device when ``check_every`` is 0.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: tokens (B, beam, max_len + 1) without BOS,
+        padded with ``pad`` after EOS; scores (B, beam) before any length penalty;
+        steps (B,): the number of steps each input took until all its beams ended.
+        Inputs are independent: padding the batch with more inputs changes none of
+        this for the others.
     """
     if max_len < 1:
         raise ValueError(f'max_len must be >= 1, got {max_len}')
@@ -59,7 +81,7 @@ def beam_search(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], No
     scores[:, 1:] = float('-inf')  # all beams start identical: expand beam 0 only
     finished = torch.zeros(b * k, dtype=torch.bool, device=device)
     done = torch.zeros((), dtype=torch.bool, device=device)  # every beam has ended
-    num_steps = torch.zeros((), dtype=torch.long, device=device)  # steps before `done`
+    steps = torch.zeros(b, dtype=torch.long, device=device)  # steps while an input was open
     base = torch.arange(b, device=device)[:, None] * k
     keep_rows = torch.arange(b * k, device=device)
     masks = None
@@ -82,16 +104,34 @@ def beam_search(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], No
         rows = torch.where(done, keep_rows, rows)
         word = word.masked_fill(done, pad)
         scores = torch.where(done, scores, new_scores)
-        num_steps += (~done).long()
+        steps += ~finished.view(b, k).all(1)
         torch.index_select(tokens, 0, rows, out=spare)
         tokens, spare = spare, tokens
         tokens[:, t + 1] = word
         finished = finished[rows] | (word == eos) | (word == pad)
         reorder(rows)
         done = finished.all()
-        if (t + 1) % check_every == 0 and t < max_len and bool(done):
+        if check_every and (t + 1) % check_every == 0 and t < max_len and bool(done):
             break
-    tokens = tokens[:, 1:1 + int(num_steps)].view(b, k, -1)
+    return tokens[:, 1:].view(b, k, -1), scores, steps
+
+
+def finish_beams(tokens: Tensor, scores: Tensor, steps: Tensor, pad: int,
+                 length_penalty: float = 0.0) -> Tuple[Tensor, Tensor]:
+    """Cut :func:`beam_search_loop`'s tokens after the last step an input needed (one
+    read from the device) and rank the beams by length-penalised score.
+
+    Args:
+        tokens (Tensor): (B, beam, L) tokens; ``steps`` (B,): steps of each input.
+        scores (Tensor): (B, beam) log-probabilities.
+        pad (int): Padding id.
+        length_penalty (float): Final scores are ``logp / length ** length_penalty``.
+
+    Returns:
+        tuple[Tensor, Tensor]: tokens (B, beam, T), T the largest of ``steps``, and
+        scores (B, beam), best first.
+    """
+    tokens = tokens[..., :int(steps.max()) if len(steps) else 0]
     if length_penalty:
         lengths = (tokens != pad).sum(-1).clamp(min=1).float()
         scores = scores / lengths ** length_penalty

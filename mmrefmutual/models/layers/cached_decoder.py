@@ -37,14 +37,15 @@ class CachedAttention(nn.Module):
         b, n, c = x.shape
         return x.view(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
 
-    def project_kv(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+    def project_kv(self, x: Tensor, contiguous: bool = True) -> Tuple[Tensor, Tensor]:
         """(B, L, C) -> keys and values, each (B, heads, L, C / heads).
 
         Made contiguous once here: attention would otherwise copy the transposed
-        views on every call, i.e. the whole memory at every decoding step.
+        views on every call, i.e. the whole memory at every decoding step. Not for
+        keys/values that are copied into a cache anyway (``contiguous=False``).
         """
-        return (self._split(self.k_proj(x)).contiguous(),
-                self._split(self.v_proj(x)).contiguous())
+        k, v = self._split(self.k_proj(x)), self._split(self.v_proj(x))
+        return (k.contiguous(), v.contiguous()) if contiguous else (k, v)
 
     def forward(self, x: Tensor, k: Tensor, v: Tensor,
                 key_padding_mask: Optional[Tensor] = None, is_causal: bool = False) -> Tensor:
@@ -56,9 +57,11 @@ class CachedAttention(nn.Module):
         """
         q = self._split(self.q_proj(x))
         mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
-        if q.shape[2] <= 4 and not is_causal and not self.training:
+        if (q.shape[2] <= 4 and not is_causal and not self.training
+                and q.device.type == 'cpu'):
             # decoding steps: a few queries per row; CPU's fused kernel has a fixed cost
-            # far above this small product (profiled: ~0.27 ms per call)
+            # far above this small product (profiled: ~0.27 ms per call). On a GPU the
+            # fused kernel is one launch where this path takes several.
             attn = (q @ k.transpose(-2, -1)) * q.shape[-1]**-0.5
             if mask is not None:
                 attn = attn.masked_fill(~mask, float('-inf'))
@@ -149,10 +152,11 @@ class CachedDecoderLayer(nn.Module):
         Returns:
             Tensor: (B, T, C) decoded features.
         """
-        k, v = self.self_attn.project_kv(x)
-        if cache is not None:
+        if cache is not None:  # written into the cache: no contiguous copy first
             kv_cache, layer, pos = cache
-            k, v = kv_cache.update(layer, pos, k, v)
+            k, v = kv_cache.update(layer, pos, *self.self_attn.project_kv(x, contiguous=False))
+        else:
+            k, v = self.self_attn.project_kv(x)
         causal = cache is None and x.shape[1] > 1
         x = self.norms[0](x + self.drop(self.self_attn(x, k, v, is_causal=causal)))
         b, t, c = x.shape
