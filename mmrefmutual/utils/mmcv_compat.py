@@ -14,14 +14,15 @@ own PyTorch implementation, and one warning says so and why. Nothing else change
 CPU tensors never reach the kernel call, and a working kernel is used as before.
 """
 import logging
-from typing import Dict, Optional, Tuple
+import weakref
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
 from torch import Tensor
 
 _PATCHED_NAME = 'MultiScaleDeformableAttnFunction'
-_state: Dict = dict(kernel=None, warned=False, usable={})
+_state: Dict = dict(kernel=None, warned=False, usable={}, shapes=None)
 
 
 def _msda_module():
@@ -109,10 +110,26 @@ class RoutedMultiScaleDeformableAttnFunction:
                         logger='current', level=logging.WARNING)
                 # as the kernel does: its inputs follow the dtype of `value` (fp16 models)
                 return _msda_module().multi_scale_deformable_attn_pytorch(
-                    value, spatial_shapes, sampling_locations.type_as(value),
+                    value, spatial_shapes_list(spatial_shapes), sampling_locations.type_as(value),
                     attention_weights.type_as(value))
         return _state['kernel'].apply(value, spatial_shapes, level_start_index,
                                       sampling_locations, attention_weights, im2col_step)
+
+
+def spatial_shapes_list(spatial_shapes: Tensor) -> List[Tuple[int, int]]:
+    """The ``(h, w)`` of each level as ints, read from the device once per tensor.
+
+    mmcv's PyTorch implementation iterates over the tensor, one read from the device per
+    number (about ten waits per layer on a GPU); a list serves it as well. The pixel
+    decoder passes the same tensor to all its layers, so one read serves a forward
+    (remembered while that tensor lives and is not modified in place).
+    """
+    memo = _state['shapes']
+    if memo is not None and memo[0]() is spatial_shapes and memo[1] == spatial_shapes._version:
+        return memo[2]
+    shapes = [(int(h), int(w)) for h, w in spatial_shapes.tolist()]
+    _state['shapes'] = (weakref.ref(spatial_shapes), spatial_shapes._version, shapes)
+    return shapes
 
 
 def route_deform_attn() -> None:

@@ -57,6 +57,30 @@ def test_gpu_tensors_take_the_pytorch_path_with_one_warning(fake_gpu):
     assert kwargs['level'] >= 30  # logging.WARNING
 
 
+def test_spatial_shapes_are_read_once_per_tensor(fake_gpu, monkeypatch):
+    """The routed path reads the level shapes from the device once for all layers of a
+    forward (mmcv's implementation would read every number at every layer)."""
+    reads = []
+    original = torch.Tensor.tolist
+
+    def spy(self):
+        reads.append(self.shape)
+        return original(self)
+    monkeypatch.setattr(torch.Tensor, 'tolist', spy)
+    attn, inputs = make_inputs()
+    expected = attn(**inputs)
+    for _ in range(3):  # three layers of one forward: the same shapes tensor
+        out = attn(**as_fake_cuda(inputs))
+        torch.testing.assert_close(out.as_subclass(torch.Tensor), expected, rtol=0, atol=0)
+    assert reads == [(2, 2)]
+    shapes = inputs['spatial_shapes']
+    assert mmcv_compat.spatial_shapes_list(shapes) == [(4, 4), (2, 2)] and len(reads) == 1
+    shapes[1] = torch.tensor([1, 4])  # modified in place: read again
+    assert mmcv_compat.spatial_shapes_list(shapes) == [(4, 4), (1, 4)] and len(reads) == 2
+    other = torch.tensor([[4, 4], [2, 2]])  # another tensor (another forward): read again
+    assert mmcv_compat.spatial_shapes_list(other) == [(4, 4), (2, 2)] and len(reads) == 3
+
+
 def test_without_the_routing_gpu_tensors_reach_the_missing_kernel(fake_gpu, monkeypatch):
     """What the routing prevents (and what this simulation would show without it)."""
     attn, inputs = make_inputs()
