@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from mmrefmutual.models.language.vocab import BOS, EOS, PAD, UNK, WordVocab
 from mmrefmutual.models.layers import (CachedTransformerDecoder, CudaGraphCache, beam_search_loop,
-                                      finish_beams, pow2_bucket)
+                                      cuda_autocast_dtype, finish_beams, pow2_bucket)
 from mmrefmutual.registry import MODELS
 
 
@@ -251,10 +251,8 @@ class IndicatedGenerationHead(BaseModule):
         if run is None:
             out = fn(target_proposals, prop_inds)
         else:
-            autocast = (torch.get_autocast_dtype('cuda')
-                        if torch.is_autocast_enabled('cuda') else None)
             key = (rows, tuple(target_proposals.shape[1:]), target_proposals.dtype,
-                   beam_size, max_len, autocast)
+                   beam_size, max_len, cuda_autocast_dtype())
             out = run(key, fn, target_proposals, prop_inds)
         return tuple(x[:m] for x in out)
 

@@ -7,7 +7,7 @@ from mmdet.models.layers import MLP, DetrTransformerDecoder
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmrefmutual.models.layers import CudaGraphCache, pow2_bucket
+from mmrefmutual.models.layers import CudaGraphCache, cuda_autocast_dtype, pow2_bucket
 from mmrefmutual.registry import MODELS
 
 
@@ -93,10 +93,8 @@ class ProposalSelectionHead(BaseModule):
                               (0, tokens - length), value=True)
         if run is None:
             return self(proposals, text_feats, text_pad_mask)[:m]
-        autocast = (torch.get_autocast_dtype('cuda')
-                    if torch.is_autocast_enabled('cuda') else None)
         key = (tuple(proposals.shape), tuple(text_feats.shape), proposals.dtype,
-               text_feats.dtype, autocast)
+               text_feats.dtype, cuda_autocast_dtype())
         return run(key, lambda *args: (self(*args), ), proposals, text_feats,
                    text_pad_mask)[0][:m]
 

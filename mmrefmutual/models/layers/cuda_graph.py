@@ -6,7 +6,7 @@ inputs); decoding is a no-grad function whose shapes we bucket, which is the pla
 capture-and-replay pattern of PyTorch's CUDA-graphs notes, plus a key per shape.
 """
 from collections import OrderedDict
-from typing import Callable, Hashable, Tuple
+from typing import Callable, Hashable, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -96,9 +96,15 @@ class CudaGraphCache:
         return graph, static_inputs, tuple(static_outputs)
 
 
+def cuda_autocast_dtype() -> Optional[torch.dtype]:
+    """The dtype of CUDA autocast where it is on, else None: part of a graph's key."""
+    return torch.get_autocast_dtype('cuda') if torch.is_autocast_enabled('cuda') else None
+
+
 def _autocast_without_cache():
     """The current CUDA autocast state with its weight-cast cache off, which capture
     needs (cast weights cached outside the graph would be freed under it)."""
-    if not torch.is_autocast_enabled('cuda'):
+    dtype = cuda_autocast_dtype()
+    if dtype is None:
         return torch.autocast('cuda', enabled=False)
-    return torch.autocast('cuda', dtype=torch.get_autocast_dtype('cuda'), cache_enabled=False)
+    return torch.autocast('cuda', dtype=dtype, cache_enabled=False)
