@@ -106,10 +106,15 @@ def test_every_step_and_padded_inputs_change_nothing():
     from mmrefmutual.models.layers import beam_search_loop, finish_beams
     for eos_bias in (0.0, 2.0):
         ref = run(beam_search, 3, 3, 9, eos_bias=eos_bias)
-        model = ToyModel(5 * 3, eos_bias=eos_bias)  # two more inputs
-        tokens, scores, steps = beam_search_loop(model.step, model.reorder, 5, 3, 9, BOS, EOS,
+        model = ToyModel(5 * 3, eos_bias=eos_bias)  # two more inputs, which never end early
+
+        def step(tokens):
+            logp = model.step(tokens).clone()
+            logp[9:, EOS] = float('-inf')
+            return logp
+        tokens, scores, steps = beam_search_loop(step, model.reorder, 5, 3, 9, BOS, EOS,
                                                  PAD, 'cpu', check_every=0)
-        assert tokens.shape == (5, 3, 10)
+        assert tokens.shape == (5, 3, 10) and steps[3:].tolist() == [10, 10]
         out = finish_beams(tokens[:3], scores[:3], steps[:3], PAD)
         assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
     assert ref[0].shape[-1] < 9  # short texts: the cut matters
