@@ -47,3 +47,20 @@ def test_capture_once_per_key_replay_on_copied_inputs(monkeypatch):
     assert cache.captures == 4
     cache.clear()
     assert len(cache) == 0
+
+
+def test_failed_capture_warns_once_and_runs_eagerly(monkeypatch):
+    from mmrefmutual.models.layers import cuda_graph
+    logs = []
+    monkeypatch.setattr(cuda_graph, 'print_log', lambda msg, **kw: logs.append(msg))
+
+    def capture(fn, inputs):
+        raise RuntimeError('operation not permitted when stream is capturing')
+
+    monkeypatch.setattr(CudaGraphCache, '_capture', staticmethod(capture))
+    cache = CudaGraphCache()
+    for value in (1.0, 3.0):
+        out = cache('k', lambda x: (x + 1, ), torch.full((2,), value))
+        torch.testing.assert_close(out[0], torch.full((2,), value + 1))
+    assert len(logs) == 1 and 'not permitted' in logs[0] and 'for k,' in logs[0]
+    assert cache.captures == 0 and len(cache) == 0

@@ -5,10 +5,12 @@ through the graph (it captures a backward pass and wants the grad state of the s
 inputs); decoding is a no-grad function whose shapes we bucket, which is the plain
 capture-and-replay pattern of PyTorch's CUDA-graphs notes, plus a key per shape.
 """
+import logging
 from collections import OrderedDict
 from typing import Callable, Hashable, Optional, Tuple
 
 import torch
+from mmengine.logging import print_log
 from torch import Tensor
 
 
@@ -31,6 +33,10 @@ class CudaGraphCache:
     values of ``inputs``: their shapes and dtypes, the function's other arguments
     and the autocast state. Outputs are copies, valid after the next replay.
 
+    Where capture fails (an operation that cannot be captured, e.g. in another torch
+    version), one warning names the error and that key runs eagerly from then on: the
+    results are the same, only slower (``captures`` does not count it).
+
     The graph reads the module's parameters where they are: updating them in place
     (an optimizer step, ``load_state_dict``) is seen by the next replay; moving them
     (``.to()``) needs :meth:`clear`. ``fn`` must not read anything back from the
@@ -43,6 +49,7 @@ class CudaGraphCache:
     def __init__(self, max_graphs: int = 8) -> None:
         self.max_graphs = max_graphs
         self._graphs: 'OrderedDict[Hashable, tuple]' = OrderedDict()
+        self._failed: set = set()  # keys whose capture failed: run eagerly
         self.captures = 0  # graphs captured so far (tests and benchmarks read it)
 
     def __deepcopy__(self, memo) -> 'CudaGraphCache':
@@ -59,12 +66,22 @@ class CudaGraphCache:
 
     def clear(self) -> None:
         self._graphs.clear()
+        self._failed.clear()
 
     def __call__(self, key: Hashable, fn: Callable[..., Tuple[Tensor, ...]],
                  *inputs: Tensor) -> Tuple[Tensor, ...]:
+        if key in self._failed:
+            return tuple(fn(*inputs))
         entry = self._graphs.get(key)
         if entry is None:
-            entry = self._capture(fn, inputs)
+            try:
+                entry = self._capture(fn, inputs)
+            except RuntimeError as err:
+                self._failed.add(key)
+                print_log(f'CUDA graph capture failed for {key}, which runs eagerly from now '
+                          f'on (same results, slower): {err}', logger='current',
+                          level=logging.WARNING)
+                return tuple(fn(*inputs))
             self._graphs[key] = entry
             self.captures += 1
             while len(self._graphs) > self.max_graphs:
