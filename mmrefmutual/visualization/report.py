@@ -3,7 +3,6 @@ layout, training curves and example overlays, as ``report.md`` and a self-contai
 ``report.html`` (images inlined)."""
 import json
 import os.path as osp
-import pickle
 import textwrap
 from typing import Dict, List, Optional, Sequence
 
@@ -11,6 +10,7 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
 
+from mmrefmutual.datasets.safe_pickle import safe_load_pickle
 from .markdown_html import markdown_to_html
 from .ref_visualizer import RefLocalVisualizer
 
@@ -120,8 +120,8 @@ def pick_examples(data_root: str, evals: Dict[str, dict], split: str = 'val',
     res = {name: {r['sent_id']: r for r in _load_json(
         osp.join(evals[name]['dir'], f'res_{split}.res_masks.json'), [])}
         for name in ('step3', 'control') if name in evals}
-    with open(osp.join(data_root, 'refcoco', 'refs(unc).p'), 'rb') as f:
-        refs = {r['ref_id']: r for r in pickle.load(f) if r['split'] == split}
+    refs = {r['ref_id']: r for r in safe_load_pickle(osp.join(data_root, 'refcoco', 'refs(unc).p'))
+            if r['split'] == split}
     candidates = []
     for ref_id, ref in refs.items():
         sent_id = ref['sentences'][0]['sent_id']
