@@ -120,8 +120,8 @@ def pick_examples(data_root: str, evals: Dict[str, dict], split: str = 'val',
     res = {name: {r['sent_id']: r for r in _load_json(
         osp.join(evals[name]['dir'], f'res_{split}.res_masks.json'), [])}
         for name in ('step3', 'control') if name in evals}
-    refs = {r['ref_id']: r for r in safe_load_pickle(osp.join(data_root, 'refcoco', 'refs(unc).p'))
-            if r['split'] == split}
+    refs_file = osp.join(data_root, 'refcoco', 'refs(unc).p')
+    refs = {r['ref_id']: r for r in safe_load_pickle(refs_file) if r['split'] == split}
     candidates = []
     for ref_id, ref in refs.items():
         sent_id = ref['sentences'][0]['sent_id']
