@@ -1,12 +1,8 @@
 """mmrefmutual: mutual supervision of referring expression segmentation and generation."""
-from .utils.checkpoint import register_plain_checkpoint_loader
 from .utils.mmcv_compat import route_deform_attn
 
 __version__ = '0.1.0'
 
-# Whatever imports us (a config's default_scope, a test, a tool), local checkpoints are
-# then loaded with weights_only=True and refused with a clear error when unsafe.
-register_plain_checkpoint_loader()
 # GPUs whose mmcv build lacks the deformable-attention kernel (mmcv 2.1.0 with CUDA 13)
 # use mmcv's PyTorch implementation of it, with a warning (see utils/mmcv_compat.py).
 route_deform_attn()

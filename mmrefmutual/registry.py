@@ -17,16 +17,18 @@ from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMDET_OPTIM_WRAPPER_CON
 from mmdet.registry import OPTIM_WRAPPERS as MMDET_OPTIM_WRAPPERS
 from mmdet.registry import OPTIMIZERS as MMDET_OPTIMIZERS
 from mmdet.registry import PARAM_SCHEDULERS as MMDET_PARAM_SCHEDULERS
-from mmdet.registry import RUNNERS as MMDET_RUNNERS
 from mmdet.registry import TASK_UTILS as MMDET_TASK_UTILS
 from mmdet.registry import TRANSFORMS as MMDET_TRANSFORMS
 from mmdet.registry import VISBACKENDS as MMDET_VISBACKENDS
 from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
 from mmdet.registry import WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import Registry
 
-RUNNERS = Registry('runner', parent=MMDET_RUNNERS, locations=['mmrefmutual.engine'])
+# A direct child of mmengine's root, as MODEL_WRAPPERS below: mmengine builds runners from
+# its root registry, which resolves 'mmrefmutual.RefRunner' only for its direct children.
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['mmrefmutual.engine'])
 LOOPS = Registry('loop', parent=MMDET_LOOPS, locations=['mmrefmutual.engine'])
 HOOKS = Registry('hook', parent=MMDET_HOOKS, locations=['mmrefmutual.engine.hooks'])
 DATASETS = Registry('dataset', parent=MMDET_DATASETS, locations=['mmrefmutual.datasets'])

@@ -225,9 +225,9 @@ def main(argv: Optional[List[str]] = None) -> None:
             **multistep(s['step1_iters'])}))
 
     def referee():
-        from mmrefmutual.utils import load_plain_checkpoint, to_plain
+        from mmrefmutual.utils import safe_load_checkpoint, to_plain
         import torch
-        ckpt = load_plain_checkpoint(step1['checkpoint'], map_location='cpu')
+        ckpt = safe_load_checkpoint(step1['checkpoint'], map_location='cpu')
         state = {k: v for k, v in ckpt['state_dict'].items() if not k.startswith('selection_head.')}
         init = osp.join(job.work_dir, 'step1_without_selection_head.pth')
         torch.save(to_plain(dict(state_dict=state, meta={})), init)

@@ -6,12 +6,15 @@ and writes the same numbers as JSON into the work dir.
 """
 import argparse
 import copy
+import logging
 import os.path as osp
 
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmrefmutual.utils import setup_distributed
+from mmrefmutual.engine.hooks import extractor_provenance
+from mmrefmutual.utils import safe_load_checkpoint, setup_distributed
 from mmrefmutual.utils.tool_args import add_common_args, load_tool_config
 
 
@@ -61,8 +64,14 @@ def main():
     if rank == 0:
         print(format_results_table(results))
         out = osp.join(cfg.work_dir, 'test_results.json')
-        dump_results_json(results, out)
+        provenance = extractor_provenance(
+            safe_load_checkpoint(args.checkpoint, map_location='cpu'), args.checkpoint)
+        if not provenance.get('clean'):
+            print_log('Leaked evaluation: ' + provenance['warning'], logger='current',
+                      level=logging.WARNING)
+        dump_results_json(results, out, extractor=provenance)
         print(f'results written to {out}')
+
 
 if __name__ == '__main__':
     main()

@@ -1,4 +1,6 @@
 default_scope = 'mmrefmutual'
+# checkpoints written by mmengine/mmdet load, nothing else runs (mmrefmutual/engine/runner.py)
+runner_type = 'mmrefmutual.RefRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
@@ -9,7 +11,11 @@ default_hooks = dict(
     visualization=dict(type='DetVisualizationHook'),
     # checkpoints as plain containers + tensors, so that --resume works with
     # torch.load(weights_only=True) (torch >= 2.6); see mmrefmutual/utils/checkpoint.py
-    plain_checkpoint=dict(type='PlainCheckpointHook'))
+    plain_checkpoint=dict(type='PlainCheckpointHook'),
+    # where the extractor's weights come from (step 0 without the evaluation images, or
+    # not), carried in every checkpoint for tools/test.py; a Mask2Former checkpoint of
+    # another class count (mmdet's panoptic Swin-B) loads without its class head
+    pretrained_extractor=dict(type='PretrainedExtractorHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmrefmutual.datasets.text import normalize_expression
 from mmrefmutual.models.heads import IndicatedGenerationHead
 from mmrefmutual.registry import MODELS
-from mmrefmutual.utils import load_plain_checkpoint, register_all_modules
+from mmrefmutual.utils import register_all_modules, safe_load_checkpoint
 
 ImageType = Union[str, np.ndarray]
 
@@ -35,7 +35,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         cfg.merge_from_dict(cfg_options)
     state = None
     if checkpoint is not None:
-        ckpt = load_plain_checkpoint(checkpoint, map_location='cpu')
+        ckpt = safe_load_checkpoint(checkpoint, map_location='cpu')
         state = ckpt.get('state_dict', ckpt)
         vocab = state.get('generation_head.vocab_data')
         if vocab is not None and cfg.model.get('generation_head'):

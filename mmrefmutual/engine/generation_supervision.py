@@ -26,7 +26,7 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
-from mmrefmutual.datasets.extractor_pretrain import LeakageError
+from mmrefmutual.datasets.leakage import LeakageError
 from mmrefmutual.datasets.refer_files import evaluation_image_ids
 from mmrefmutual.models.utils import gather_ref_targets
 from mmrefmutual.registry import DATASETS

@@ -112,16 +112,20 @@ def format_results_table(results: Mapping[str, Mapping[str, float]],
 
 def dump_results_json(results: Mapping[str, Mapping[str, float]],
                       out_file: Optional[str] = None,
-                      tasks: Optional[Sequence[str]] = None) -> dict:
+                      tasks: Optional[Sequence[str]] = None,
+                      extractor: Optional[dict] = None) -> dict:
     """Same selection as :func:`format_results_table`, as JSON.
 
     Args:
         results (Mapping[str, Mapping[str, float]]): ``{split: metrics}``.
         out_file (str, optional): Where to write the JSON; only returned if None.
         tasks (Sequence[str], optional): Subset of ``('REG', 'RES')``.
+        extractor (dict, optional): Provenance of the model's extractor
+            (:func:`mmrefmutual.engine.hooks.extractor_provenance`), stored as
+            ``extractor``; its ``warning`` says when evaluation images may have leaked.
 
     Returns:
-        dict: ``{task: {split: {column title: value or None}}}``.
+        dict: ``{task: {split: {column title: value or None}}}`` (and ``extractor``).
     """
     payload = OrderedDict()
     for task, (columns, rows) in results_to_rows(results, tasks).items():
@@ -129,6 +133,8 @@ def dump_results_json(results: Mapping[str, Mapping[str, float]],
             (split, OrderedDict((col[0], None if v is None else float(v))
                                 for col, v in zip(columns, values)))
             for split, values in rows.items())
+    if extractor is not None:
+        payload['extractor'] = dict(extractor)
     if out_file is not None:
         dump(payload, out_file, indent=2)
     return payload

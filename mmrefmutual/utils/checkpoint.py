@@ -1,27 +1,35 @@
-"""Checkpoints that load under ``torch.load(weights_only=True)``.
+"""Checkpoints loaded under ``torch.load(weights_only=True)``, never by running their code.
 
-mmengine pickles Python objects into its checkpoints (``HistoryBuffer`` with numpy
-arrays in the message hub, numpy scalars in the meta), which torch >= 2.6 refuses to
-load with ``weights_only=True``; turning that safety off would let a checkpoint run
-arbitrary code on load. Instead:
+A checkpoint is a pickle: loaded with ``weights_only=False`` it can call any importable
+function. torch's ``weights_only`` unpickler admits tensors and containers only, plus the
+globals named in :func:`torch.serialization.safe_globals`. mmengine's ``CheckpointHook``
+(and so every mmdet-trained model) pickles a few more: ``HistoryBuffer`` with numpy arrays
+in the message hub, numpy scalars in the meta. So:
 
-* :class:`~mmrefmutual.engine.hooks.PlainCheckpointHook` rewrites every checkpoint before it is saved into plain
-  containers (dict/list/tuple/str/int/float/bool/None) and tensors, which need no extra
-  globals at all, and turns the message-hub buffers back into ``HistoryBuffer`` after
-  loading;
-* :func:`load_plain_checkpoint` replaces mmengine's loader for local files: it always
-  loads with ``weights_only=True`` (whatever the torch version) and turns torch's
-  refusal into a :class:`UnsafeCheckpointError` that names the offending global.
-  Nothing in a refused file is executed.
+* :func:`safe_load_checkpoint` loads a local file with ``weights_only=True`` and exactly
+  those known mmengine/numpy types allowed (:data:`MMENGINE_SAFE_GLOBALS`); anything else
+  is refused with an :class:`UnsafeCheckpointError` that names the class, and nothing in
+  the file is executed. Our own loads use it (``init_model``, the referee, step 3).
+* :func:`safe_checkpoint_loading` is a context in which mmengine's loads (``load_from``,
+  ``resume``, ``init_cfg``) behave the same; :class:`~mmrefmutual.engine.RefRunner`
+  (``runner_type`` of our configs) runs ``train()`` / ``val()`` / ``test()`` inside it.
+  Nothing is changed at import: a process that imports mmrefmutual but runs its own
+  mmengine runner loads its checkpoints exactly as before.
+* :class:`~mmrefmutual.engine.hooks.PlainCheckpointHook` writes our checkpoints as plain
+  containers and tensors (:func:`to_plain`), which any ``weights_only`` load accepts
+  without an allow-list.
 """
+import os.path as osp
 import pickle
+import re
 from collections import OrderedDict
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator, List
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
-from mmengine.runner.checkpoint import CheckpointLoader
+from mmengine.runner.checkpoint import CheckpointLoader, load_from_local
 
 _HISTORY_BUFFER_KEY = '__history_buffer__'
 
@@ -80,8 +88,61 @@ def from_plain(obj: Any) -> Any:
     return obj
 
 
-def load_plain_checkpoint(filename: str, map_location=None) -> dict:
-    """Load a local checkpoint with ``weights_only=True``.
+def _numpy_globals() -> List[Any]:
+    """numpy's pickling helpers and dtypes, also under their numpy 1.x names
+    (``numpy.core``), which files written with numpy < 2 carry."""
+    try:
+        from numpy._core import multiarray  # numpy >= 2
+    except ImportError:
+        from numpy.core import multiarray
+    allowed: List[Any] = [np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,
+                          (multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
+                          (multiarray.scalar, 'numpy.core.multiarray.scalar')]
+    # the dtype classes pickled with an array or scalar (numpy.dtypes.Float64DType...)
+    for name in ('bool_', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32',
+                 'uint64', 'float16', 'float32', 'float64', 'complex64', 'complex128',
+                 'str_', 'bytes_'):
+        allowed.append(type(np.dtype(getattr(np, name))))
+    return allowed
+
+
+def _history_buffer_method(obj: Any, name: str) -> Any:
+    """Stands in for ``builtins.getattr`` while loading: a ``HistoryBuffer`` pickles its
+    statistics methods as ``getattr(HistoryBuffer, 'mean')``. A free ``getattr`` would let
+    a file reach any attribute of an allowed object (``numpy.ndarray.tofile``...), so this
+    one serves those methods only."""
+    if obj is HistoryBuffer and isinstance(name, str) and (
+            name in ('min', 'max', 'current', 'mean')
+            or name in HistoryBuffer._statistics_methods):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f'Unsupported global: GLOBAL builtins.getattr (of {name!r} '
+                                 f'on {getattr(obj, "__name__", type(obj).__name__)})')
+
+
+def _mmengine_safe_globals() -> List[Any]:
+    return [HistoryBuffer, (_history_buffer_method, 'builtins.getattr'), *_numpy_globals()]
+
+
+#: The globals mmengine's CheckpointHook pickles besides tensors and containers. Numeric
+#: and string numpy arrays only: an object array's items are pickled as further globals,
+#: which stay refused.
+MMENGINE_SAFE_GLOBALS: List[Any] = _mmengine_safe_globals()
+
+
+def _refusal(filename: str, err: Exception) -> UnsafeCheckpointError:
+    message = str(err)
+    found = (re.search(r'Unsupported global: GLOBAL (.+?)(?: was not an allowed|$)', message,
+                       re.MULTILINE) or re.search(r"but got <class '([^']+)'>", message))
+    named = found.group(1) if found else message.splitlines()[0]
+    return UnsafeCheckpointError(
+        f'Refusing to load {filename!r}: it pickles {named}, which is neither a tensor, a '
+        'container nor one of the mmengine/numpy types checkpoints are known to hold, and '
+        'loading it could run code. If you trust the file, re-save its state_dict with '
+        'torch.save.')
+
+
+def safe_load_checkpoint(filename: str, map_location=None) -> dict:
+    """Load a local checkpoint with ``weights_only=True`` and the mmengine/numpy allow-list.
 
     Args:
         filename (str): Path of the checkpoint.
@@ -91,20 +152,36 @@ def load_plain_checkpoint(filename: str, map_location=None) -> dict:
         dict: The checkpoint.
 
     Raises:
-        UnsafeCheckpointError: if the file holds any pickled global beyond what
-            ``weights_only`` admits (tensors, containers, numbers, strings).
+        UnsafeCheckpointError: if the file pickles any other global (the error names
+            it); nothing in the file is executed.
     """
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(MMENGINE_SAFE_GLOBALS):
+            return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        raise UnsafeCheckpointError(
-            f'Refusing to load {filename!r}: it contains pickled objects that are not '
-            'plain containers or tensors, and loading them could run code. '
-            f'torch said: {str(err).splitlines()[0]} '
-            'Checkpoints written by mmrefmutual (PlainCheckpointHook) never do; '
-            're-save a checkpoint you trust as a plain state dict.') from None
+        raise _refusal(filename, err) from None
 
 
-def register_plain_checkpoint_loader() -> None:
-    """Make mmengine load local checkpoints through :func:`load_plain_checkpoint`."""
-    CheckpointLoader.register_scheme(prefixes='', loader=load_plain_checkpoint, force=True)
+def _load_from_local(filename: str, map_location=None) -> dict:
+    """mmengine's local loader, through :func:`safe_load_checkpoint`."""
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return safe_load_checkpoint(filename, map_location=map_location)
+
+
+@contextmanager
+def safe_checkpoint_loading() -> Iterator[None]:
+    """mmengine's loads of local files inside this context go through
+    :func:`safe_load_checkpoint` (whatever torch's ``weights_only`` default); mmengine's
+    own loader is put back on exit.
+
+    mmengine has no public way to read back a registered loader, and the local-file
+    scheme is always its :func:`mmengine.runner.checkpoint.load_from_local`, which is what
+    is restored (``tests/test_utils/test_checkpoint.py`` fails if that changes).
+    """
+    CheckpointLoader.register_scheme(prefixes='', loader=_load_from_local, force=True)
+    try:
+        yield
+    finally:
+        CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)

@@ -1,4 +1,6 @@
 from .mutual_supervision_hook import MutualSupervisionHook
 from .plain_checkpoint_hook import PlainCheckpointHook
+from .pretrained_extractor_hook import PretrainedExtractorHook, extractor_provenance
 
-__all__ = ['MutualSupervisionHook', 'PlainCheckpointHook']
+__all__ = ['MutualSupervisionHook', 'PlainCheckpointHook', 'PretrainedExtractorHook',
+           'extractor_provenance']

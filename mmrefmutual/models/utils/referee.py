@@ -2,7 +2,7 @@
 import torch
 
 from mmrefmutual.registry import MODELS
-from mmrefmutual.utils.checkpoint import load_plain_checkpoint
+from mmrefmutual.utils.checkpoint import safe_load_checkpoint
 
 
 def build_referee(referee: dict, text_encoder: dict, selection_head: dict) -> torch.nn.ModuleDict:
@@ -21,7 +21,7 @@ def build_referee(referee: dict, text_encoder: dict, selection_head: dict) -> to
     encoder = MODELS.build(referee.get('text_encoder', text_encoder))
     head = MODELS.build(dict(referee.get('selection_head', selection_head),
                              text_channels=encoder.out_channels))
-    ckpt = load_plain_checkpoint(referee['checkpoint'], map_location='cpu')
+    ckpt = safe_load_checkpoint(referee['checkpoint'], map_location='cpu')
     state = ckpt.get('state_dict', ckpt)
     for name, module in (('text_encoder', encoder), ('selection_head', head)):
         module.load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
