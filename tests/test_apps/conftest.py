@@ -7,10 +7,12 @@ ambiguous wherever the image has two objects of that shape: their oracle unambig
 differs, so that H-Acc differs between them.
 """
 import json
+import os
 import os.path as osp
 
 import pytest
 
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SPLITS = ('val', 'testA', 'testB')
 
 
@@ -34,7 +36,6 @@ def write_dumps(root: str, out_dir: str) -> dict:
                 records.append(dict(ref_id=ref['ref_id'], ann_id=ref['ann_id'],
                                     image_id=ref['image_id'], expression=text))
             path = osp.join(folder, split, f'expressions_{split}.reg_expressions.json')
-            import os
             os.makedirs(osp.dirname(path), exist_ok=True)
             with open(path, 'w') as f:
                 json.dump(records, f)
@@ -64,3 +65,28 @@ def make_study(synthetic_root, reg_dumps, tmp_path):
         return path
 
     return make
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(synthetic_root, tmp_path_factory):
+    """The embedded default's tiny model with random weights, saved as a checkpoint."""
+    import torch
+
+    from mmrefmutual.apis import init_model
+    from mmrefmutual.utils import to_plain
+    torch.manual_seed(0)
+    config = osp.join(REPO, 'configs', 'mutual', 'synthetic_step1_joint_tiny.py')
+    model = init_model(config, cfg_options={
+        'model.generation_head.vocab': osp.join(synthetic_root, 'refcoco', 'vocab.txt')})
+    path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
+    torch.save(to_plain({'state_dict': model.state_dict()}), path)
+    return config, path
+
+
+@pytest.fixture(scope='session')
+def demo_session(tiny_checkpoint, synthetic_root):
+    from mmrefmutual.apis import init_model
+    from mmrefmutual.apps.demo import DemoSession
+    config, ckpt = tiny_checkpoint
+    examples = DemoSession.examples_in(osp.join(synthetic_root, 'coco', 'train2014'), limit=4)
+    return DemoSession(init_model(config, ckpt), examples)
