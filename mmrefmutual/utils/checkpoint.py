@@ -131,8 +131,9 @@ MMENGINE_SAFE_GLOBALS: List[Any] = _mmengine_safe_globals()
 
 def _refusal(filename: str, err: Exception) -> UnsafeCheckpointError:
     message = str(err)
-    found = (re.search(r'Unsupported global: GLOBAL (.+?)(?: was not an allowed|$)', message,
-                       re.MULTILINE) or re.search(r"but got <class '([^']+)'>", message))
+    # torch words its refusal in several ways; each names the global or the class
+    found = (re.search(r'GLOBAL (\S+(?: \(of [^)]*\))?)', message)
+             or re.search(r"but got <class '([^']+)'>", message))
     named = found.group(1) if found else message.splitlines()[0]
     return UnsafeCheckpointError(
         f'Refusing to load {filename!r}: it pickles {named}, which is neither a tensor, a '
