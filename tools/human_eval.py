@@ -11,6 +11,8 @@
     # synthetic benchmark: the oracle answers as annotator(s) (H-Acc = oracle unambiguity)
     python tools/human_eval.py oracle work_dirs/human_eval/study.sqlite --annotators oracle1 oracle2 \
         --ann-file work_dirs/embedded/data/refcoco/instances.json
+    python tools/human_eval.py oracle-check work_dirs/human_eval/study.sqlite \
+        --ann-file work_dirs/embedded/data/refcoco/instances.json
 """
 import argparse
 import json
@@ -60,6 +62,10 @@ def main(argv=None) -> int:
     p = sub.add_parser('oracle', help='synthetic benchmark: the oracle answers as annotators')
     p.add_argument('study')
     p.add_argument('--annotators', nargs='+', default=['oracle1', 'oracle2'])
+    p.add_argument('--ann-file', required=True)
+    p = sub.add_parser('oracle-check', help='synthetic benchmark: H-Acc beside the oracle '
+                       'unambiguity of the same items (from the dumps; exit 1 if they differ)')
+    p.add_argument('study')
     p.add_argument('--ann-file', required=True)
     p = sub.add_parser('serve', help='serve the annotation and results pages')
     p.add_argument('studies', nargs='+')
@@ -113,6 +119,26 @@ def run(args) -> int:
                     add_annotator(db, name)
                 n = OracleAnnotator(args.ann_file, seed=name).annotate(db, name)
                 print(f'{name}: {n} answers recorded')
+    elif args.command == 'oracle-check':
+        from mmrefmutual.apps.human_eval.oracle import oracle_unambiguity
+        with StudyDB(args.study) as db:
+            scores = score_study(db)
+            reference = oracle_unambiguity(db, args.ann_file)
+        splits = scores['settings']['splits']
+        print('| H-Acc / oracle unambiguity (%) | ' + ' | '.join(splits) + ' |')
+        print('|---|' + '---|' * len(splits))
+        equal = True
+        for model in scores['results'][splits[0]]:
+            cells = []
+            for split in splits:
+                e = scores['results'][split][model]
+                k, n = reference[split][model]
+                same = (e['right'], e['n']) == (k, n)
+                equal &= same
+                cells.append(f"{e['h_acc']} / {round(100 * k / n, 2)} "
+                             f"({'equal' if same else 'DIFFERENT'}, n={n})")
+            print(f'| {model} | ' + ' | '.join(cells) + ' |')
+        return 0 if equal else 1
     elif args.command == 'serve':
         from mmrefmutual.apps.server import build_app, serve
         studies = {}

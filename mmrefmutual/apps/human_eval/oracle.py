@@ -84,3 +84,36 @@ class OracleAnnotator:
                 db.record_click(annotator, item_id, *xy)
             done += 1
         return done
+
+
+def oracle_unambiguity(db: StudyDB, ann_file: str) -> Dict[str, Dict[str, Tuple[int, int]]]:
+    """``{split: {model: (unambiguous, n)}}`` of the study's items as ``REGMetric``
+    computes it (referents == [target]), from the REG dumps named in the study's sources
+    (their sha256 checked) rather than from the clicks: the check of the clicks' H-Acc.
+    The human control's sentences are taken from the study file.
+
+    Raises:
+        StudyError: a dump changed since the study was made.
+    """
+    from mmrefmutual.datasets.synthetic import SyntheticOracle
+
+    from .db import StudyError
+    from .study import load_dump, sha256_of
+    oracle = SyntheticOracle(ann_file)
+    dumps = {}
+    for src in db.sources():
+        if src['role'] == 'reg_dump':
+            if sha256_of(src['path']) != src['sha256']:
+                raise StudyError(f'{src["path"]} changed since the study was made')
+            dumps[(src['model'], src['split'])] = load_dump(src['path'])
+    out: Dict[str, Dict[str, Tuple[int, int]]] = {}
+    for item in db.items():
+        if (item['model'], item['split']) in dumps:
+            rec = dumps[(item['model'], item['split'])][item['ref_id']]
+            image_id, text, ann_id = rec['image_id'], rec['expression'], rec['ann_id']
+        else:
+            image_id, text, ann_id = item['image_id'], item['expression'], item['ann_id']
+        fits = oracle.referents(int(image_id), text) == [int(ann_id)]
+        k, n = out.setdefault(item['split'], {}).get(item['model'], (0, 0))
+        out[item['split']][item['model']] = (k + int(fits), n + 1)
+    return out
