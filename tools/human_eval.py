@@ -9,7 +9,8 @@
     python tools/human_eval.py table work_dirs/human_eval/study.sqlite   # Table 2's layout
     python tools/human_eval.py export work_dirs/human_eval/study.sqlite --json r.json --csv r.csv
     # synthetic benchmark: the oracle answers as annotator(s) (H-Acc = oracle unambiguity)
-    python tools/human_eval.py oracle work_dirs/human_eval/study.sqlite --annotators oracle1 oracle2 \
+    python tools/human_eval.py oracle work_dirs/human_eval/study.sqlite \
+        --annotators oracle1 oracle2 \
         --ann-file work_dirs/embedded/data/refcoco/instances.json
     python tools/human_eval.py oracle-check work_dirs/human_eval/study.sqlite \
         --ann-file work_dirs/embedded/data/refcoco/instances.json

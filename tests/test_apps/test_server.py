@@ -5,11 +5,9 @@ import os.path as osp
 import sqlite3
 
 import numpy as np
-import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from mmrefmutual.apps.human_eval import StudyDB
 from mmrefmutual.apps.server import build_app
 
 
@@ -53,7 +51,7 @@ def test_study_api(make_study):
     refused(client.get('/study/study/annotate/mallory'), 404, 'unknown annotator')
     refused(client.post('/api/study/study/annotators/mallory/items/1/click',
                         json=dict(x=1, y=1)), 404, 'unknown annotator')
-    refused(client.get(f'/api/study/other/annotators/ann1/next'), 404, 'unknown study')
+    refused(client.get('/api/study/other/annotators/ann1/next'), 404, 'unknown study')
     refused(client.post(f'{base}/items/99999/click', json=dict(x=1, y=1)), 404, 'unknown item')
     refused(client.post(f'{base}/items/1e3/click', json=dict(x=1, y=1)), 404, 'unknown item')
     refused(client.get(f'{base}/items/..%2F..%2Fetc%2Fpasswd/image'), 404, '')
@@ -67,7 +65,8 @@ def test_study_api(make_study):
     assert snapshot(path) == before
 
     r = client.post(f'{base}/undo')
-    assert r.status_code == 200 and r.json()['undone'] == item and r.json()['item']['item_id'] == item
+    assert r.status_code == 200 and r.json()['undone'] == item
+    assert r.json()['item']['item_id'] == item
     refused(client.post(f'{base}/undo'), 409, 'no click to undo')
     results = client.get('/api/study/study/results').json()
     assert results['results']['val']['precise']['n_items'] == 2 and not results['complete']

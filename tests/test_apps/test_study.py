@@ -1,6 +1,4 @@
 """Study creation, the click database and scoring of the human evaluation."""
-import importlib.util
-import json
 import os.path as osp
 import signal
 import sqlite3

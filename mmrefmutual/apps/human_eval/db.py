@@ -120,7 +120,8 @@ class StudyDB:
 
     # ------------------------------------------------------------------ annotators
     def annotators(self) -> List[str]:
-        return [r[0] for r in self.conn.execute('SELECT name FROM annotators ORDER BY created, name')]
+        rows = self.conn.execute('SELECT name FROM annotators ORDER BY created, name')
+        return [r[0] for r in rows]
 
     def add_annotator(self, name: str, item_order: Sequence[int]) -> None:
         with self.transaction():
