@@ -45,17 +45,25 @@ def test_train_tool_writes_checkpoints_and_resumes(synthetic_root, tmp_path):
     # checkpoints hold plain containers and tensors only
     ckpt = torch.load(osp.join(work, 'iter_4.pth'), weights_only=True)
     assert ckpt['meta']['iter'] == 4
+    # no extractor checkpoint was loaded: nothing can have leaked, and the meta says so
+    assert ckpt['meta']['extractor_provenance']['clean'] is True
 
-    # evaluate it with tools/test.py on two splits: paper tables + JSON
+    # evaluate it with tools/test.py on two splits: paper tables + JSON; its meta without
+    # the provenance, as a checkpoint from elsewhere (e.g. an mmdet Mask2Former's)
+    foreign = osp.join(work, 'foreign.pth')
+    del ckpt['meta']['extractor_provenance']
+    torch.save(ckpt, foreign)
     out = str(tmp_path / 'test')
-    cmd = [sys.executable, osp.join(REPO, 'tools', 'test.py'), CONFIG,
-           osp.join(work, 'iter_4.pth'), '--work-dir', out, '--splits', 'val', 'testA',
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'test.py'), CONFIG, foreign,
+           '--work-dir', out, '--splits', 'val', 'testA',
            '--cfg-options'] + _cli(_options(synthetic_root, out))
     run = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert 'Meteor' in run.stdout and 'mIoU' in run.stdout
+    assert 'Leaked evaluation' in run.stdout + run.stderr
     with open(osp.join(out, 'test_results.json')) as f:
         results = json.load(f)
+    assert results['extractor']['clean'] is False and 'leaked' in results['extractor']['warning']
     assert set(results['RES']) == {'val', 'testA'} == set(results['REG'])
     assert {'mIoU', 'oIoU', 'Pr@0.5', 'REC acc'} <= set(results['RES']['val'])
     assert {'Meteor', 'CIDEr', 'Oracle unamb.'} <= set(results['REG']['val'])
