@@ -19,16 +19,24 @@ import hashlib
 import json
 import os
 import os.path as osp
+import random
 import re
 import resource
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PY = sys.executable
 CONFIGS = osp.join(REPO, 'configs', 'mutual')
+#: Learning-gate thresholds of the full job; chosen from measured runs (see docs/study.md).
+#: Seed 0 of the full job (2026-12-04): step-0 class loss 1.95 (it sits at 3.3-3.5 until the
+#: shapes are learned, as it ended on a benchmark the recipe failed on), step 1 names the
+#: shape in 81 % and RES mIoU 59.2 (that failed benchmark: 27 % and 37.7).
+GATE_STEP0_LOSS_CLS = 3.0  # step 0's class loss must end below this
+GATE_STEP1_NAMED = 50.0  # step-1 REG must name the target's shape in >= this % (val)
+GATE_STEP1_MIOU = 45.0  # step-1 RES mIoU (val) must be >= this
 
 #: Defaults of the full job and of --quick (a smoke run of a few minutes).
 SETTINGS = dict(
@@ -36,18 +44,27 @@ SETTINGS = dict(
               split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=1000, step1_iters=1000,
               val_interval=250, referee_iters=300, step2_iters=400, step3_iters=600,
               eval_splits=('val', 'testA', 'testB'), val_images=100, step3_filter='area',
-              refer_back=False, step3_from='step2'),
+              refer_back=False, step3_from='step2', train_ref_images=0, gate='stop',
+              gate_step0_loss_cls=GATE_STEP0_LOSS_CLS, gate_step1_named=GATE_STEP1_NAMED,
+              gate_step1_miou=GATE_STEP1_MIOU),
     quick=dict(variant='default', num_images=400, ref_image_ratio=0.25,
                split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=30, step1_iters=60,
                val_interval=30, referee_iters=20, step2_iters=20, step3_iters=30,
                eval_splits=('val', ), val_images=20, step3_filter='area', refer_back=False,
-               step3_from='step2'),
+               step3_from='step2', train_ref_images=0, gate='stop', gate_step0_loss_cls=0.0,
+               gate_step1_named=0.0, gate_step1_miou=0.0),
 )
 #: Settings that change step 3 only: another value re-runs step 3 (in a phase of its own,
 #: report in WORK_DIR/step3_<variant>/) and reuses steps 0-2 and the control.
 #: step3_from='step0': the paper's step 3 (re-train the whole network with step 1's recipe,
 #: synthetic_step3_gensup_retrain_tiny.py), compared with step 1 itself as the control.
 STEP3_SETTINGS = dict(step3_filter='area', refer_back=False, step3_from='step2')
+#: The learning gate: what it does when a check fails ('stop': exit with GATE_EXIT before
+#: the next phase; 'record': go on, the report says so) and its thresholds (0 turns a check
+#: off; --quick cannot learn, so it has them off). They decide whether the job goes on, never
+#: what a phase computes, so they are in no phase key.
+GATE_SETTINGS = ('gate', 'gate_step0_loss_cls', 'gate_step1_named', 'gate_step1_miou')
+GATE_EXIT = 3
 
 
 def multistep(iters: int) -> dict:
@@ -64,6 +81,155 @@ def peak_rss_gib() -> float:
     return max(own, children) / 2**20
 
 
+def resolve_settings(quick: bool = False, items: Sequence[str] = ()) -> dict:
+    """The defaults of the full job (or of --quick) with ``KEY=VALUE`` overrides.
+
+    Raises:
+        ValueError: on an unknown key or a value outside its choices.
+    """
+    settings = dict(SETTINGS['quick' if quick else 'full'])
+    for item in items:
+        key, _, value = item.partition('=')
+        if key not in settings:
+            raise ValueError(f'unknown setting {key!r}; one of {sorted(settings)}')
+        settings[key] = type(settings[key])(json.loads(value)) if not isinstance(
+            settings[key], str) else value
+    for key, allowed in (('step3_filter', ('area', 'random', 'none')),
+                         ('step3_from', ('step2', 'step0')), ('gate', ('stop', 'record'))):
+        if settings[key] not in allowed:
+            raise ValueError(f'{key} must be one of {allowed}, got {settings[key]!r}')
+    if settings['train_ref_images'] < 0:
+        raise ValueError('train_ref_images must be >= 0 (0: every train image)')
+    return settings
+
+
+def layout(s: dict) -> dict:
+    """Phase names and the report folder (relative to the work dir) of a run with settings
+    ``s``, and the inputs its phases depend on.
+
+    A step-3 setting (STEP3_SETTINGS) names step 3, its evaluation and its report after
+    itself; ``train_ref_images=N`` adds ``_trainN`` to every phase after step 0 (the data and
+    step 0 do not depend on it, so runs with other N in the same work dir share them) and
+    reports in ``trainN/``. A setting at its default changes no name and no key.
+    """
+    variant = '_'.join(([f'{s["step3_filter"]}_filter'] if s['step3_filter'] != 'area' else [])
+                       + (['refer_back'] if s['refer_back'] else [])
+                       + (['retrain'] if s['step3_from'] == 'step0' else []))  # random_filter
+    tag = f'train{s["train_ref_images"]}' if s['train_ref_images'] else ''
+    end = f'_{tag}' if tag else ''
+    base = {k: v for k, v in s.items() if k not in STEP3_SETTINGS and k not in GATE_SETTINGS
+            and not (k == 'train_ref_images' and not v)}  # what steps 0-2 depend on
+    step0 = {k: v for k, v in base.items() if k != 'train_ref_images'}
+    step3 = (f'step3_{variant}' if variant else 'step3') + end
+    names = dict(step1='step1' + end, referee='referee' + end, step2='step2' + end,
+                 step3=step3, control='control' + end if s['step3_from'] == 'step2' else None,
+                 report=(f'report_{variant}' if variant else 'report') + end)
+    return dict(names=names, variant=variant, tag=tag, base=base, step0_inputs=step0,
+                step3_inputs=dict(base, **{k: s[k] for k in STEP3_SETTINGS}) if variant
+                else base, report_dir=osp.join(tag, f'step3_{variant}' if variant else ''))
+
+
+def phase_names(s: dict) -> List[str]:
+    """Every phase a run with settings ``s`` goes through, in order (for estimates)."""
+    lay = layout(s)
+    n = lay['names']
+    names = ['data', 'step0'] + ([f'refs_{lay["tag"]}'] if lay['tag'] else [])
+    names += [n['step1'], n['referee'], n['step2'], n['step3']] + (
+        [n['control']] if n['control'] else [])
+    names += [f'eval_{n[k]}' for k in ('step1', 'step2', 'step3', 'control') if n[k]]
+    return names + [n['report']]
+
+
+def write_train_subset(refs_file: str, out_file: str, num_images: int, seed: int) -> dict:
+    """Keep the train refs of ``num_images`` train images (and every ref of the other
+    splits) in a JSON refs file.
+
+    The images are the first ``num_images`` of one permutation of the sorted train image
+    ids seeded by ``seed``, so for a seed the subsets of smaller N lie inside those of larger
+    N. Refs keep their file order. The dropped train images are not added to the pool: the
+    pool is read from the full refs files, where they still have refs.
+
+    Returns:
+        dict: ``refs`` (the file), ``images`` and ``train_refs`` kept, ``train_images`` in all.
+    """
+    from mmrefmutual.datasets.refer_files import load_refs
+    refs = load_refs(refs_file)
+    train_images = sorted({int(r['image_id']) for r in refs if r['split'] == 'train'})
+    if num_images > len(train_images):
+        raise ValueError(f'train_ref_images={num_images}, but {refs_file} has '
+                         f'{len(train_images)} train images')
+    order = list(train_images)
+    random.Random(f'train_ref_images:{seed}').shuffle(order)
+    keep = set(order[:num_images])
+    kept = [r for r in refs if r['split'] != 'train' or int(r['image_id']) in keep]
+    with open(out_file, 'w') as f:
+        json.dump(dict(refs=kept, source=osp.abspath(refs_file), train_ref_images=num_images,
+                       seed=seed), f)
+    return dict(refs=out_file, images=num_images, train_images=len(train_images),
+                train_refs=sum(r['split'] == 'train' for r in kept))
+
+
+def without(checkpoint: str, prefix: str, out: str) -> str:
+    """Write ``checkpoint``'s weights without those under ``prefix`` to ``out`` (a model
+    loading it initialises that part itself)."""
+    from mmrefmutual.utils import safe_load_checkpoint, to_plain
+    import torch
+    ckpt = safe_load_checkpoint(checkpoint, map_location='cpu')
+    state = {k: v for k, v in ckpt['state_dict'].items() if not k.startswith(prefix)}
+    torch.save(to_plain(dict(state_dict=state, meta={})), out)
+    return out
+
+
+def gate_figures(s: dict, step0_scalars: Optional[str],
+                 step1_scalars: Optional[str] = None) -> List[dict]:
+    """The learning gate's figures: step 0's class loss, step 1's REG naming of the target's
+    shape and RES mIoU on val; each with its threshold and whether it passes (None: that
+    check is off). Only the step-0 figure when ``step1_scalars`` is None."""
+    from mmrefmutual.visualization.report import load_scalars
+    losses = [r['loss_cls'] for r in load_scalars(step0_scalars) if 'loss_cls' in r]
+    tail = losses[-max(1, len(losses) // 10):]  # the last tenth: one batch's value is noisy
+    figures = [dict(figure='step 0: Mask2Former class loss (mean of the last tenth of its '
+                    'logged values)', key='gate_step0_loss_cls', rule='<',
+                    value=sum(tail) / len(tail) if tail else None)]
+    if step1_scalars is not None:
+        val = load_scalars(step1_scalars)
+        for key, metric, label in (
+                ('gate_step1_named', 'reg/category_named',
+                 "step 1: REG names the target's shape (% of val expressions, last validation)"),
+                ('gate_step1_miou', 'res/mIoU', 'step 1: RES mIoU (val, last validation)')):
+            values = [r[metric] for r in val if metric in r]
+            figures.append(dict(figure=label, key=key, rule='>=',
+                                value=values[-1] if values else None))
+    for fig in figures:
+        threshold = fig['threshold'] = s[fig['key']]
+        value = fig['value']
+        fig['passed'] = None if not threshold else value is not None and (
+            value < threshold if fig['rule'] == '<' else value >= threshold)
+    return figures
+
+
+def check_gate(s: dict, figures: List[dict], out_file: str) -> None:
+    """Write the figures to ``out_file``; when one fails, say which and, with
+    ``gate='stop'``, exit with GATE_EXIT."""
+    os.makedirs(osp.dirname(out_file), exist_ok=True)
+    with open(out_file, 'w') as f:
+        json.dump(figures, f, indent=1)
+    failed = [g for g in figures if g['passed'] is False]
+    for g in failed:
+        value = 'not logged' if g['value'] is None else f'{g["value"]:.2f}'
+        print(f'[gate] FAILED: {g["figure"]} is {value}; the threshold is {g["rule"]} '
+              f'{g["threshold"]:g} (setting {g["key"]}): too little was learned for steps 2 '
+              'and 3 to mean anything', file=sys.stderr, flush=True)
+    if failed and s['gate'] == 'stop':
+        print(f'[gate] stopped (exit {GATE_EXIT}); finished phases are kept. --set gate=record '
+              'goes on and marks the report', file=sys.stderr, flush=True)
+        sys.exit(GATE_EXIT)
+    for g in figures:
+        if g['passed']:
+            print(f'[gate] passed: {g["figure"]} {g["value"]:.2f} ({g["rule"]} '
+                  f'{g["threshold"]:g})', flush=True)
+
+
 class Job:
     """Runs the phases, remembers what finished and how long each took."""
 
@@ -71,6 +237,7 @@ class Job:
         self.work_dir = osp.abspath(work_dir)
         self.settings = dict(settings, seed=seed)
         self.data_root = osp.join(self.work_dir, 'data') + '/'
+        self.vocab = self.data_root + 'refcoco/vocab.txt'  # that of the kept train refs
         self.state_file = osp.join(self.work_dir, 'phases.json')
         os.makedirs(self.work_dir, exist_ok=True)
         self.state = json.load(open(self.state_file)) if osp.isfile(self.state_file) else {}
@@ -131,7 +298,7 @@ class Job:
             **validate,
             'train_dataloader.dataset.data_root': self.data_root,
             'test_dataloader.dataset.data_root': self.data_root,
-            'model.generation_head.vocab': self.data_root + 'refcoco/vocab.txt',
+            'model.generation_head.vocab': self.vocab,
             'train_cfg.max_iters': iters,
             'default_hooks.checkpoint.interval': iters,
             'randomness.seed': self.settings['seed'],
@@ -153,7 +320,7 @@ class Job:
         out = osp.join(self.work_dir, 'eval', name)
         opts = {
             'test_dataloader.dataset.data_root': self.data_root,
-            'model.generation_head.vocab': self.data_root + 'refcoco/vocab.txt',
+            'model.generation_head.vocab': self.vocab,
             'model.referee.checkpoint': referee,
             'test_evaluator.1.oracle_ann_file': self.data_root + 'refcoco/instances.json',
             'test_evaluator.0.outfile_prefix': osp.join(out, 'res'),
@@ -176,25 +343,14 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help='override a setting, e.g. step1_iters=800 (see SETTINGS)')
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    settings = dict(SETTINGS['quick' if args.quick else 'full'])
-    for item in args.set:
-        key, _, value = item.partition('=')
-        if key not in settings:
-            parser.error(f'unknown setting {key!r}; one of {sorted(settings)}')
-        settings[key] = type(settings[key])(json.loads(value)) if not isinstance(
-            settings[key], str) else value
-    for key, allowed in (('step3_filter', ('area', 'random', 'none')),
-                         ('step3_from', ('step2', 'step0'))):
-        if settings[key] not in allowed:
-            parser.error(f'{key} must be one of {allowed}, got {settings[key]!r}')
+    try:
+        settings = resolve_settings(args.quick, args.set)
+    except ValueError as e:
+        parser.error(str(e))
     job = Job(args.work_dir, settings, args.seed)
     s = job.settings
-    base = {k: v for k, v in s.items() if k not in STEP3_SETTINGS}  # what steps 0-2 depend on
-    variant = '_'.join(([f'{s["step3_filter"]}_filter'] if s['step3_filter'] != 'area' else [])
-                       + (['refer_back'] if s['refer_back'] else [])
-                       + (['retrain'] if s['step3_from'] == 'step0' else []))  # random_filter
-    step3_name = f'step3_{variant}' if variant else 'step3'
-    step3_inputs = s if variant else base
+    lay = layout(s)
+    names, base, step3_inputs = lay['names'], lay['base'], lay['step3_inputs']
     phases = []  # this run's phases, for the budget line
 
     def phase(name, inputs, fn):
@@ -212,32 +368,62 @@ def main(argv: Optional[List[str]] = None) -> None:
                 osp.join(job.work_dir, 'vocab.log'))
         return dict(root=job.data_root)
 
-    phase('data', {k: s[k] for k in ('variant', 'num_images', 'ref_image_ratio',
-                                          'split_ratios', 'seed')}, data)
-    step0 = phase('step0', base, lambda: job.train(
+    data_inputs = {k: s[k] for k in ('variant', 'num_images', 'ref_image_ratio',
+                                     'split_ratios', 'seed')}
+    phase('data', data_inputs, data)
+    step0 = phase('step0', lay['step0_inputs'], lambda: job.train(
         'step0', 'synthetic_step0_extractor_tiny.py', s['step0_iters'], {
             'train_dataloader.dataset.protected_refs_files':
                 f'[{job.data_root}refcoco/refs(unc).p,{job.data_root}refcoco+/refs(unc).p]',
             **multistep(s['step0_iters'])}))
-    step1 = phase('step1', base, lambda: job.train(
-        'step1', 'synthetic_step1_joint_tiny.py', s['step1_iters'], {
-            'load_from': step0['checkpoint'], 'train_cfg.val_interval': s['val_interval'],
-            **multistep(s['step1_iters'])}))
+    out_dir = osp.join(job.work_dir, lay['report_dir'])
+    gate_file = osp.join(out_dir, 'gate.json')
+    check_gate(s, gate_figures(s, step0['scalars']), gate_file)
+    human = {}  # the training data of every phase after step 0: the kept human refs
+
+    if lay['tag']:  # the low-label curve: train refs of fewer train images, the rest fixed
+        def subset():
+            n = s['train_ref_images']
+            out = job.data_root + f'refcoco/refs_train{n}.json'
+            kept = write_train_subset(job.data_root + 'refcoco/refs(unc).p', out, n, s['seed'])
+            vocab = job.data_root + f'refcoco/vocab_train{n}.txt'
+            job.run(['tools/dataset_converters/build_vocab.py', out, '--split', 'train',
+                     '--out', vocab], osp.join(job.work_dir, f'vocab_train{n}.log'))
+            return dict(kept, vocab=vocab)
+
+        kept = phase(f'refs_{lay["tag"]}', dict(data_inputs, train_ref_images=s[
+            'train_ref_images']), subset)
+        print(f'[refs_{lay["tag"]}] training on the refs of {kept["images"]} of '
+              f'{kept["train_images"]} train images ({kept["train_refs"]} refs)', flush=True)
+        job.vocab = kept['vocab']
+        human = {'train_dataloader.dataset.split_file': kept['refs']}
+
+    def step0_init() -> str:
+        """Step 0's checkpoint for the phases that start from it. With fewer train refs
+        the vocabulary is another one: without step 0's generation head (frozen there, so
+        still at its initialisation), which these phases then initialise themselves."""
+        if not lay['tag']:
+            return step0['checkpoint']
+        return without(step0['checkpoint'], 'generation_head.', osp.join(
+            job.work_dir, f'step0_without_generation_head_{lay["tag"]}.pth'))
+
+    step1 = phase(names['step1'], base, lambda: job.train(
+        names['step1'], 'synthetic_step1_joint_tiny.py', s['step1_iters'], {
+            'load_from': step0_init(), 'train_cfg.val_interval': s['val_interval'],
+            **human, **multistep(s['step1_iters'])}))
+    gate = gate_figures(s, step0['scalars'], step1['scalars'])
+    check_gate(s, gate, gate_file)
 
     def referee():
-        from mmrefmutual.utils import safe_load_checkpoint, to_plain
-        import torch
-        ckpt = safe_load_checkpoint(step1['checkpoint'], map_location='cpu')
-        state = {k: v for k, v in ckpt['state_dict'].items() if not k.startswith('selection_head.')}
-        init = osp.join(job.work_dir, 'step1_without_selection_head.pth')
-        torch.save(to_plain(dict(state_dict=state, meta={})), init)
-        return job.train('referee', 'synthetic_referee_tiny.py', s['referee_iters'],
-                         {'load_from': init, 'randomness.seed': s['seed'] + 1})
+        init = without(step1['checkpoint'], 'selection_head.', osp.join(
+            job.work_dir, f'{names["step1"]}_without_selection_head.pth'))
+        return job.train(names['referee'], 'synthetic_referee_tiny.py', s['referee_iters'],
+                         {'load_from': init, 'randomness.seed': s['seed'] + 1, **human})
 
-    referee = phase('referee', base, referee)
-    step2 = phase('step2', base, lambda: job.train(
-        'step2', 'synthetic_step2_rl_tiny.py', s['step2_iters'],
-        {'load_from': step1['checkpoint']}))
+    referee = phase(names['referee'], base, referee)
+    step2 = phase(names['step2'], base, lambda: job.train(
+        names['step2'], 'synthetic_step2_rl_tiny.py', s['step2_iters'],
+        {'load_from': step1['checkpoint'], **human}))
     gen = {
         'load_from': step2['checkpoint'],
         'custom_hooks.0.generation_supervision.checkpoint': step2['checkpoint'],
@@ -246,33 +432,34 @@ def main(argv: Optional[List[str]] = None) -> None:
             f'[{job.data_root}refcoco/refs(unc).p,{job.data_root}refcoco+/refs(unc).p]',
         'custom_hooks.0.generation_supervision.instance_filter': s['step3_filter'],
         'custom_hooks.0.generation_supervision.refer_back': s['refer_back'],
+        **human,
     }
+    step3_name = names['step3']
     if s['step3_from'] == 'step0':  # the paper's re-training; step 1 is its control
         step3 = phase(step3_name, step3_inputs, lambda: job.train(
             step3_name, 'synthetic_step3_gensup_retrain_tiny.py', s['step1_iters'],
-            dict(gen, load_from=step0['checkpoint'], **multistep(s['step1_iters']))))
+            dict(gen, load_from=step0_init(), **multistep(s['step1_iters']))))
         control = step1
     else:
         step3 = phase(step3_name, step3_inputs, lambda: job.train(
             step3_name, 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
             dict(gen, **multistep(s['step3_iters']))))
-        control = phase('control', base, lambda: job.train(
-            'control', 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
-            {'load_from': step2['checkpoint'], 'custom_hooks': '[]',
+        control = phase(names['control'], base, lambda: job.train(
+            names['control'], 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
+            {'load_from': step2['checkpoint'], 'custom_hooks': '[]', **human,
              **multistep(s['step3_iters'])}))
 
     evals = {}
-    for name, run_name, ckpt, tasks in (
-            ('step1', 'step1', step1, ['res', 'reg']), ('step2', 'step2', step2, ['reg']),
-            ('step3', step3_name, step3, ['res']), ('control', 'control', control, ['res'])):
+    for name, ckpt, tasks in (('step1', step1, ['res', 'reg']), ('step2', step2, ['reg']),
+                              ('step3', step3, ['res']), ('control', control, ['res'])):
         if name == 'control' and control is step1:  # its evaluation has RES already
             evals[name] = evals['step1']
             continue
+        run_name = names[name]
         evals[name] = phase(
             f'eval_{run_name}', step3_inputs if name == 'step3' else base,
             lambda ckpt=ckpt, run_name=run_name, tasks=tasks: job.evaluate(
                 run_name, ckpt['checkpoint'], referee['checkpoint'], tasks))
-    out_dir = osp.join(job.work_dir, step3_name) if variant else job.work_dir
 
     def report():
         from mmrefmutual.visualization.report import write_report
@@ -283,10 +470,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         os.makedirs(out_dir, exist_ok=True)
         return write_report(out_dir, job.data_root, dict(
             step1=step1, referee=referee, step2=step2, step3=step3, control=control),
-            evals, budget, rss, s)
+            evals, budget, rss, s, gate=gate)
 
-    outputs = phase(f'report_{variant}' if variant else 'report', dict(s, time=time.time()),
-                    report)
+    outputs = phase(names['report'], dict(s, time=time.time()), report)
     total = time.perf_counter() - start
     print(f'[embedded] wall time {total / 60:.1f} min (phases: ' + ', '.join(
         f'{k} {job.state[k]["seconds"]:.0f} s' for k in phases) +

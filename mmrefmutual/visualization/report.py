@@ -287,9 +287,38 @@ def _step3_variant(settings: dict) -> str:
     return kept + back + retrain
 
 
+def gate_lines(gate: Sequence[dict]) -> List[str]:
+    """Markdown section of the learning gate (figures of ``run_embedded.gate_figures``)."""
+    if not gate:
+        return []
+    rows = [['figure', 'value', 'threshold', 'verdict']]
+    for g in gate:
+        verdict = 'off' if g['passed'] is None else 'passed' if g['passed'] else '**FAILED**'
+        rows.append([g['figure'], _fmt(g['value'], '{:.2f}'),
+                     f'{g["rule"]} {g["threshold"]:g}' if g['threshold'] else 'off', verdict])
+    failed = any(g['passed'] is False for g in gate)
+    return ['## Learning gate: did steps 0 and 1 learn enough?', '', _table(rows), '',
+            ('**The gate failed: steps 2 and 3 ran on a model that had not learned enough; '
+             'their effects below say little.**' if failed else
+             'Steps 2 and 3 build on what steps 0 and 1 learned: the job stops when a check '
+             'fails (thresholds: the gate_* settings of tools/run_embedded.py).'), '']
+
+
+def _subset_sentence(settings: dict) -> str:
+    n = settings.get('train_ref_images')
+    return (f' Training sees the human refs of {n} train images only (the low-label curve); '
+            'the other train images are neither trained on nor in the pool, the pool and the '
+            'evaluation splits are those of the full data.' if n else '')
+
+
 def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Dict[str, dict],
-                 budget: Dict[str, float], peak_rss_gib: float, settings: dict) -> dict:
+                 budget: Dict[str, float], peak_rss_gib: float, settings: dict,
+                 gate: Optional[Sequence[dict]] = None) -> dict:
     """Write ``report.md``, ``report.html`` and the PNGs into ``work_dir``.
+
+    Args:
+        gate (Sequence[dict], optional): The learning gate's figures (``figure``,
+            ``value``, ``rule``, ``threshold``, ``passed``), shown in a section of their own.
 
     Returns:
         dict: paths of ``markdown``, ``html``, ``curves``, ``examples`` and ``summary``
@@ -317,8 +346,9 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
             f'step 3 {settings["step1_iters"]}' if settings.get('step3_from') == 'step0' else
             f'step 3 and its control {settings["step3_iters"]} each') +
         f' (seed {settings["seed"]}). Step 3 keeps '
-        + _step3_variant(settings) + '.', '',
+        + _step3_variant(settings) + '.' + _subset_sentence(settings), '',
         f'**Budget:** {budget_line}.', '',
+        *gate_lines(gate or []),
         '## The two directions of mutual supervision, measured', '',
         _effect_sentence('Disambiguation supervision, REG Rb-Acc (step 2 - step 1)',
                          found['REG Rb-Acc (step 2 - step 1)']),
@@ -348,6 +378,7 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
     summary = osp.join(work_dir, 'summary.json')
     with open(summary, 'w') as f:
         json.dump(dict(results=results, effects=found, budget=budget,
-                       peak_rss_gib=peak_rss_gib, settings=settings), f, indent=1)
+                       peak_rss_gib=peak_rss_gib, settings=settings, gate=list(gate or [])),
+                  f, indent=1)
     return dict(markdown=md_file, html=html_file, curves=curves, examples=example_png,
                 summary=summary)
