@@ -11,9 +11,8 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 
 from mmrefmutual.datasets.text import normalize_expression
-from mmrefmutual.models.heads import IndicatedGenerationHead
-from mmrefmutual.registry import MODELS
-from mmrefmutual.utils import register_all_modules, safe_load_checkpoint
+from mmrefmutual.models.builder import build_model_from_checkpoint
+from mmrefmutual.utils import register_all_modules
 
 ImageType = Union[str, np.ndarray]
 
@@ -33,26 +32,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    state = None
-    if checkpoint is not None:
-        ckpt = safe_load_checkpoint(checkpoint, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt)
-        vocab = state.get('generation_head.vocab_data')
-        if vocab is not None and cfg.model.get('generation_head'):
-            cfg.model.generation_head.vocab = IndicatedGenerationHead.vocab_from_tensor(vocab)
-    model = MODELS.build(cfg.model)
-    if state is None:
-        model.init_weights()
-    else:
-        result = model.load_state_dict(state, strict=False)
-        # the referee's weights come from its own checkpoint, never from this one
-        missing = [k for k in result.missing_keys if not k.startswith('referee.')]
-        if missing or result.unexpected_keys:
-            raise KeyError(f'{checkpoint} does not fit the model of the config: missing keys '
-                           f'{missing[:10]} ({len(missing)}), unexpected keys '
-                           f'{result.unexpected_keys[:10]} ({len(result.unexpected_keys)})')
-    model.cfg = cfg
-    return model.to(device).eval()
+    return build_model_from_checkpoint(cfg, checkpoint, device)
 
 
 def _pack(model, img: np.ndarray, expressions: Sequence[str],

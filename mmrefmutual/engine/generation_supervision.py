@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from mmrefmutual.datasets.leakage import LeakageError
 from mmrefmutual.datasets.refer_files import evaluation_image_ids
+from mmrefmutual.models.builder import build_model_from_checkpoint
 from mmrefmutual.models.utils import gather_ref_targets
 from mmrefmutual.registry import DATASETS
 
@@ -282,9 +283,9 @@ class GenerationSupervision:
         _dump(refs, path)
 
     def _build_model(self, model_cfg: dict, device: torch.device):
-        from mmrefmutual.apis import init_model  # vocabulary from the checkpoint, strict
-        return init_model(Config(dict(model=copy.deepcopy(model_cfg))), self.checkpoint,
-                          device=str(device))
+        # vocabulary from the checkpoint, loaded strictly
+        return build_model_from_checkpoint(Config(dict(model=copy.deepcopy(model_cfg))),
+                                           self.checkpoint, device=str(device))
 
     def _describe(self, model, batch: dict, wanted: Set[int], forbidden: Set[int],
                   stats: dict) -> List[dict]:
