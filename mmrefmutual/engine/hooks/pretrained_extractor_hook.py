@@ -30,11 +30,13 @@ def extractor_provenance(checkpoint: Optional[dict], filename: str = '') -> dict
     if checkpoint is None:
         return dict(clean=True, source='no extractor checkpoint (initialised by the config)')
     meta = checkpoint.get('meta') or {}
+    # a step-0 checkpoint of ours: its own training data say it (before the record of
+    # where its weights started, which a pre-training run also carries)
+    pretrain = (meta.get('dataset_meta') or {}).get('extractor_pretrain')
+    if isinstance(pretrain, dict):
+        return dict(pretrain, clean=True, source='ExtractorPretrainDataset', checkpoint=filename)
     if isinstance(meta.get(PROVENANCE_KEY), dict):  # one of ours, steps 1-3
         return dict(meta[PROVENANCE_KEY])
-    pretrain = (meta.get('dataset_meta') or {}).get('extractor_pretrain')
-    if isinstance(pretrain, dict):  # a step-0 checkpoint of ours
-        return dict(pretrain, clean=True, source='ExtractorPretrainDataset', checkpoint=filename)
     return dict(clean=False, source='unknown', checkpoint=filename,
                 warning=leakage_warning(filename))
 
