@@ -74,10 +74,11 @@ def tiny_checkpoint(synthetic_root, tmp_path_factory):
 
     from mmrefmutual.apis import init_model
     from mmrefmutual.utils import to_plain
-    torch.manual_seed(0)
     config = osp.join(REPO, 'configs', 'mutual', 'synthetic_step1_joint_tiny.py')
-    model = init_model(config, cfg_options={
-        'model.generation_head.vocab': osp.join(synthetic_root, 'refcoco', 'vocab.txt')})
+    with torch.random.fork_rng():  # the other tests' random state is left alone
+        torch.manual_seed(0)
+        model = init_model(config, cfg_options={
+            'model.generation_head.vocab': osp.join(synthetic_root, 'refcoco', 'vocab.txt')})
     path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
     torch.save(to_plain({'state_dict': model.state_dict()}), path)
     return config, path
