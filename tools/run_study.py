@@ -489,7 +489,7 @@ def write_study(study_dir: str, runs: Sequence[Run], settings: Dict[str, List[st
                 curve: Sequence[Tuple[int, str]], quick: bool, command: str) -> dict:
     """Aggregate the finished runs and write ``study.md``, ``study.html``, ``study.json``,
     ``effects.png`` (and ``curve.png``) into ``study_dir``."""
-    from mmrefmutual.visualization.markdown_html import markdown_to_html
+    from mmrefmutual.visualization.markdown_html import write_markdown_and_html
     summaries, gate_stopped, missing = {}, [], []
     for run in runs:
         summary = run.summary()
@@ -592,12 +592,7 @@ def write_study(study_dir: str, runs: Sequence[Run], settings: Dict[str, List[st
             md.append(f'- {run.label}: stopped by the learning gate: {why}')
         md += [f'- {run.label}: not finished' for run in missing] + ['']
     effects_png = plot_effects(agg, order, osp.join(study_dir, 'effects.png'))
-    md_file = osp.join(study_dir, 'study.md')
-    with open(md_file, 'w') as f:
-        f.write('\n'.join(md))
-    html_file = osp.join(study_dir, 'study.html')
-    with open(html_file, 'w') as f:
-        f.write(markdown_to_html('\n'.join(md), study_dir, 'mmrefmutual study'))
+    md_file, html_file = write_markdown_and_html(md, study_dir, 'study', 'mmrefmutual study')
     json_file = osp.join(study_dir, 'study.json')
     with open(json_file, 'w') as f:
         json.dump(dict(command=command, seeds=seeds, settings=settings,

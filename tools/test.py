@@ -65,7 +65,8 @@ def main():
         print(format_results_table(results))
         out = osp.join(cfg.work_dir, 'test_results.json')
         provenance = extractor_provenance(
-            safe_load_checkpoint(args.checkpoint, map_location='cpu'), args.checkpoint)
+            safe_load_checkpoint(args.checkpoint, map_location='cpu', mmap=True),
+            args.checkpoint)  # (the meta only: tensors stay mapped)
         if not provenance.get('clean'):
             print_log('Leaked evaluation: ' + provenance['warning'], logger='current',
                       level=logging.WARNING)

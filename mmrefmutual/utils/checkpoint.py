@@ -142,12 +142,14 @@ def _refusal(filename: str, err: Exception) -> UnsafeCheckpointError:
         'torch.save.')
 
 
-def safe_load_checkpoint(filename: str, map_location=None) -> dict:
+def safe_load_checkpoint(filename: str, map_location=None, mmap: bool = False) -> dict:
     """Load a local checkpoint with ``weights_only=True`` and the mmengine/numpy allow-list.
 
     Args:
         filename (str): Path of the checkpoint.
         map_location: Passed to :func:`torch.load`.
+        mmap (bool): Map the tensors from the file instead of reading them (for a look
+            at the meta only). Defaults to False.
 
     Returns:
         dict: The checkpoint.
@@ -158,7 +160,8 @@ def safe_load_checkpoint(filename: str, map_location=None) -> dict:
     """
     try:
         with torch.serialization.safe_globals(MMENGINE_SAFE_GLOBALS):
-            return torch.load(filename, map_location=map_location, weights_only=True)
+            return torch.load(filename, map_location=map_location, weights_only=True,
+                              mmap=mmap)
     except pickle.UnpicklingError as err:
         raise _refusal(filename, err) from None
 

@@ -53,3 +53,18 @@ def markdown_to_html(markdown: str, work_dir: str, title: str) -> str:
     return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>'
             f'{html.escape(title)}</title><style>{style}</style></head><body>'
             + '\n'.join(body) + '</body></html>')
+
+
+def write_markdown_and_html(lines, out_dir: str, stem: str, title: str):
+    """Write ``OUT_DIR/STEM.md`` and its self-contained ``STEM.html``.
+
+    Returns:
+        tuple[str, str]: The paths of the Markdown and the HTML file.
+    """
+    markdown = '\n'.join(lines)
+    md_file, html_file = osp.join(out_dir, stem + '.md'), osp.join(out_dir, stem + '.html')
+    with open(md_file, 'w') as f:
+        f.write(markdown)
+    with open(html_file, 'w') as f:
+        f.write(markdown_to_html(markdown, out_dir, title))
+    return md_file, html_file

@@ -11,7 +11,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from mmrefmutual.datasets.safe_pickle import safe_load_pickle
-from .markdown_html import markdown_to_html
+from .markdown_html import write_markdown_and_html
 from .ref_visualizer import RefLocalVisualizer
 
 REG_COLUMNS = [('Meteor', 'Meteor', '{:.3f}'), ('CIDEr', 'CIDEr', '{:.3f}'),
@@ -369,12 +369,7 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
         '## Training curves', '', '![curves](curves.png)', '',
         '## Examples (val)', '', '![examples](examples.png)', '',
     ]
-    md_file = osp.join(work_dir, 'report.md')
-    with open(md_file, 'w') as f:
-        f.write('\n'.join(md))
-    html_file = osp.join(work_dir, 'report.html')
-    with open(html_file, 'w') as f:
-        f.write(markdown_to_html('\n'.join(md), work_dir, 'mmrefmutual report'))
+    md_file, html_file = write_markdown_and_html(md, work_dir, 'report', 'mmrefmutual report')
     summary = osp.join(work_dir, 'summary.json')
     with open(summary, 'w') as f:
         json.dump(dict(results=results, effects=found, budget=budget,
