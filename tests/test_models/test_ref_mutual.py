@@ -332,6 +332,38 @@ def test_referee_scores_generated_expressions_for_rb_acc(model_cfg, tmp_path):
             assert torch.equal(s.pred_refs.rb_correct, expected)
 
 
+def test_one_scoring_of_texts_against_proposals(model_cfg):
+    """score_texts is how rewards, refer-back and Rb-Acc score written expressions: K texts
+    per row against the proposals of the row's image, without gradient."""
+    model = build(model_cfg).eval()
+    torch.manual_seed(3)
+    proposals = torch.randn(2, 8, 64, requires_grad=True)
+    texts = [[TEXTS[0], TEXTS[1]], [TEXTS[1], 'a blue circle'], [TEXTS[0], TEXTS[0]]]
+    img_inds = torch.tensor([1, 0, 1])
+    scores = model.score_texts(proposals, img_inds, texts)
+    assert scores.shape == (3, 2, 8) and not scores.requires_grad
+    with torch.no_grad():
+        for m, row in enumerate(texts):
+            torch.testing.assert_close(
+                scores[m], model.select(proposals[img_inds[[m, m]]], row))
+    with pytest.raises(ValueError, match='as many texts'):
+        model.score_texts(proposals, img_inds, [[TEXTS[0]], [], [TEXTS[1]]])
+
+
+def test_no_fusion_head_and_configs_that_name_one_still_build(model_cfg):
+    """mmdet's fusion head picks masks by class score; RES picks the selection head's
+    proposal, so the model builds none. It has no weights: checkpoints of models that
+    built one load strictly."""
+    from mmdet.models.seg_heads import MaskFormerFusionHead
+    model = build(model_cfg)
+    assert not hasattr(model, 'panoptic_fusion_head')
+    named = build(model_cfg, panoptic_fusion_head=dict(type='MaskFormerFusionHead',
+                                                       num_things_classes=3))
+    assert not hasattr(named, 'panoptic_fusion_head')
+    assert list(named.state_dict()) == list(model.state_dict())
+    assert not MaskFormerFusionHead(num_things_classes=3, num_stuff_classes=0).state_dict()
+
+
 def test_detached_proposals_train_the_extractor_by_segmentation_only(model_cfg):
     """Ablation (a) of Tables 3 and 6: the referring losses leave the extractor alone."""
     inputs, samples = make_batch()

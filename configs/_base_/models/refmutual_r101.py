@@ -67,12 +67,6 @@ model = dict(
                        loss_weight=5.0),
         loss_dice=dict(type='DiceLoss', use_sigmoid=True, activate=True, reduction='mean',
                        naive_dice=True, eps=1.0, loss_weight=5.0)),
-    panoptic_fusion_head=dict(
-        type='MaskFormerFusionHead',
-        num_things_classes=num_things_classes,
-        num_stuff_classes=num_stuff_classes,
-        loss_panoptic=None,
-        init_cfg=None),
     text_encoder=dict(type='HFTextEncoder', name_or_path='bert-base-uncased', max_length=40),
     selection_head=dict(type='ProposalSelectionHead', in_channels=256, num_layers=4,
                         num_heads=8, ffn_channels=2048, dropout=0.1, loss_weight=1.0),

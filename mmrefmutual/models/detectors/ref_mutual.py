@@ -1,9 +1,10 @@
 """RefMutual: Mask2Former proposals + proposal selection (RES) + indicated generation (REG)."""
+import copy
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmdet.models.detectors import Mask2Former
+from mmdet.models.detectors import BaseDetector, Mask2Former
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
@@ -35,8 +36,11 @@ class RefMutual(Mask2Former):
     frozen by ``frozen_modules``; a loss on a frozen module is refused.
 
     Args:
-        backbone, neck, panoptic_head, panoptic_fusion_head: As ``Mask2Former``;
-            ``panoptic_head`` should be a ``ProposalMask2FormerHead``.
+        backbone, neck, panoptic_head: As ``Mask2Former``; ``panoptic_head`` should be a
+            ``ProposalMask2FormerHead``.
+        panoptic_fusion_head: Accepted (configs written for Mask2Former, configs kept in
+            checkpoints) and not built: mmdet's fusion head picks masks by class score,
+            RES picks the selection head's proposal (:meth:`postprocess_masks`).
         text_encoder (dict): Language encoder (``HFTextEncoder``).
         selection_head (dict, optional): RES head; ``text_channels`` is filled in
             from the text encoder.
@@ -69,16 +73,24 @@ class RefMutual(Mask2Former):
     """
 
     def __init__(self, backbone: ConfigType, panoptic_head: ConfigType,
-                 panoptic_fusion_head: ConfigType, text_encoder: ConfigType,
-                 selection_head: OptConfigType = None, generation_head: OptConfigType = None,
-                 neck: OptConfigType = None, referee: OptConfigType = None,
-                 frozen_modules: Sequence[str] = (), train_cfg: OptConfigType = None,
-                 test_cfg: OptConfigType = None, data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(backbone=backbone, neck=neck, panoptic_head=panoptic_head,
-                         panoptic_fusion_head=panoptic_fusion_head, train_cfg=train_cfg,
-                         test_cfg=test_cfg, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+                 text_encoder: ConfigType, selection_head: OptConfigType = None,
+                 generation_head: OptConfigType = None, neck: OptConfigType = None,
+                 referee: OptConfigType = None, frozen_modules: Sequence[str] = (),
+                 train_cfg: OptConfigType = None, test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None, init_cfg: OptMultiConfig = None,
+                 panoptic_fusion_head: OptConfigType = None) -> None:
+        # MaskFormer.__init__ without its fusion head (see panoptic_fusion_head above)
+        BaseDetector.__init__(self, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        if neck is not None:
+            self.neck = MODELS.build(neck)
+        panoptic_head = copy.deepcopy(panoptic_head)
+        panoptic_head.update(train_cfg=train_cfg, test_cfg=test_cfg)
+        self.panoptic_head = MODELS.build(panoptic_head)
+        self.num_things_classes = self.panoptic_head.num_things_classes
+        self.num_stuff_classes = self.panoptic_head.num_stuff_classes
+        self.num_classes = self.panoptic_head.num_classes
+        self.train_cfg = train_cfg
         self.text_encoder = MODELS.build(text_encoder)
         self.selection_head = None
         if selection_head is not None:
@@ -151,6 +163,24 @@ class RefMutual(Mask2Former):
         if cuda_graph:
             return self.selection_head.predict(proposals, feats, pad_mask, cuda_graph=True)
         return self.selection_head(proposals, feats, pad_mask)
+
+    @torch.no_grad()
+    def score_texts(self, proposals: Tensor, img_inds: Tensor, texts: List[List[str]],
+                    referee: bool = False) -> Tensor:
+        """Scores (M, K, N), without gradient, of K texts per row against the N proposals
+        (``proposals``: (B, N, C)) of the row's image (``img_inds``: (M, )): how rewards,
+        refer-back and Rb-Acc (``referee=True``: the referee's encoder and head) judge
+        written expressions."""
+        k = len(texts[0]) if texts else 0
+        if any(len(row) != k for row in texts):
+            raise ValueError('score_texts needs as many texts per row')
+        rows = torch.arange(len(texts), device=proposals.device).repeat_interleave(k)
+        flat, props = [text for row in texts for text in row], proposals[img_inds[rows]]
+        if referee:
+            scores = self.referee.selection_head(props, *self.referee.text_encoder(flat))
+        else:
+            scores = self.select(props, flat)
+        return scores.view(len(texts), k, -1)
 
     def match(self, cls_scores: Tensor, mask_preds: Tensor, batch_data_samples: SampleList,
               by: str = 'mask') -> List[Tensor]:
@@ -234,8 +264,7 @@ class RefMutual(Mask2Former):
             rows = torch.arange(len(texts), device=proposals.device).repeat_interleave(
                 num_samples)
             flat = [text for beams in texts for text in beams]
-            with torch.no_grad():
-                scores = self.select(proposals[refs.img_inds[rows]], flat)
+            scores = self.score_texts(proposals, refs.img_inds, texts).flatten(0, 1)
             out = self.reward(scores, refs.prop_inds[rows], flat,
                               [refs.references[i] for i in rows.tolist()])
             parts.update(out)
@@ -339,8 +368,8 @@ class RefMutual(Mask2Former):
         best = [beams[0] for beams in texts]
         rb_correct = None
         if self.referee is not None:  # refer back: does the referee pick the target?
-            feats, pad_mask = self.referee.text_encoder(best)
-            scores = self.referee.selection_head(proposals[refs.img_inds], feats, pad_mask)
+            scores = self.score_texts(proposals, refs.img_inds, [[t] for t in best],
+                                      referee=True)[:, 0]
             rb_correct = (scores.argmax(-1) == prop_inds) & assigned
         for i, sample in enumerate(batch_data_samples):
             sel = (refs.img_inds == i).nonzero()[:, 0].tolist()
