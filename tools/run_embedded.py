@@ -424,26 +424,36 @@ def main(argv: Optional[List[str]] = None) -> None:
     step2 = phase(names['step2'], base, lambda: job.train(
         names['step2'], 'synthetic_step2_rl_tiny.py', s['step2_iters'],
         {'load_from': step1['checkpoint'], **human}))
-    gen = {
-        'load_from': step2['checkpoint'],
-        'custom_hooks.0.generation_supervision.checkpoint': step2['checkpoint'],
-        'custom_hooks.0.generation_supervision.unannotated.data_root': job.data_root,
-        'custom_hooks.0.generation_supervision.protected_refs_files':
-            f'[{job.data_root}refcoco/refs(unc).p,{job.data_root}refcoco+/refs(unc).p]',
-        'custom_hooks.0.generation_supervision.instance_filter': s['step3_filter'],
-        'custom_hooks.0.generation_supervision.refer_back': s['refer_back'],
-        **human,
-    }
+    def gen(config: str) -> dict:
+        """Step 3's options for ``config``: its hook is found by type, not position."""
+        from mmengine.config import Config
+        from mmrefmutual.utils.tool_args import step3_hook_index
+        index = step3_hook_index(Config.fromfile(osp.join(CONFIGS, config),
+                                                 import_custom_modules=False))
+        hook = f'custom_hooks.{index}.generation_supervision'
+        return {
+            'load_from': step2['checkpoint'],
+            f'{hook}.checkpoint': step2['checkpoint'],
+            f'{hook}.unannotated.data_root': job.data_root,
+            f'{hook}.protected_refs_files':
+                f'[{job.data_root}refcoco/refs(unc).p,{job.data_root}refcoco+/refs(unc).p]',
+            f'{hook}.instance_filter': s['step3_filter'],
+            f'{hook}.refer_back': s['refer_back'],
+            **human,
+        }
+
     step3_name = names['step3']
     if s['step3_from'] == 'step0':  # the paper's re-training; step 1 is its control
+        config = 'synthetic_step3_gensup_retrain_tiny.py'
         step3 = phase(step3_name, step3_inputs, lambda: job.train(
-            step3_name, 'synthetic_step3_gensup_retrain_tiny.py', s['step1_iters'],
-            dict(gen, load_from=step0_init(), **multistep(s['step1_iters']))))
+            step3_name, config, s['step1_iters'],
+            dict(gen(config), load_from=step0_init(), **multistep(s['step1_iters']))))
         control = step1
     else:
+        config = 'synthetic_step3_gensup_tiny.py'
         step3 = phase(step3_name, step3_inputs, lambda: job.train(
-            step3_name, 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
-            dict(gen, **multistep(s['step3_iters']))))
+            step3_name, config, s['step3_iters'], dict(gen(config),
+                                                       **multistep(s['step3_iters']))))
         control = phase(names['control'], base, lambda: job.train(
             names['control'], 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
             {'load_from': step2['checkpoint'], 'custom_hooks': '[]', **human,

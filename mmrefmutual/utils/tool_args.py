@@ -1,7 +1,8 @@
-"""What ``tools/train.py`` and ``tools/test.py`` share: common arguments and config set-up."""
+"""What the tools share: common arguments, config set-up, hooks found by type."""
 import argparse
 import os
 import os.path as osp
+from typing import Sequence
 
 from mmengine.config import Config, DictAction
 
@@ -51,3 +52,26 @@ def enable_amp(cfg: Config, dtype: str = None) -> None:
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.optim_wrapper.dtype = dtype or amp_dtype()
+
+
+def hook_index(hooks: Sequence[dict], hook_type: str) -> int:
+    """Position of the one hook config of type ``hook_type`` (with or without its
+    ``mmrefmutual.`` scope) in ``hooks`` (e.g. ``cfg.custom_hooks``): tools find a hook by
+    its type, not by where a config happens to list it."""
+    found = [i for i, hook in enumerate(hooks)
+             if hook.get('type') in (hook_type, f'mmrefmutual.{hook_type}')]
+    if len(found) != 1:
+        raise ValueError(f'expected one {hook_type} in the hooks, found {len(found)}')
+    return found[0]
+
+
+def step3_hook_index(cfg: Config) -> int:
+    """Position in ``cfg.custom_hooks`` of the ``MutualSupervisionHook`` that has the
+    step-3 settings (``generation_supervision``): their ``--cfg-options`` keys are
+    ``custom_hooks.<index>.generation_supervision.<name>``."""
+    hooks = cfg.get('custom_hooks', None) or []
+    index = hook_index(hooks, 'MutualSupervisionHook')
+    if not hooks[index].get('generation_supervision'):
+        raise ValueError('the MutualSupervisionHook of this config has no '
+                         'generation_supervision settings')
+    return index
