@@ -16,9 +16,9 @@ import os
 import torch
 from mmengine.dist import init_dist
 
-from mmrefmutual.engine.generation_supervision import GenerationSupervision
+from mmrefmutual.engine.generation_supervision import GenerationSettings, PseudoRefWriter
 from mmrefmutual.utils import register_all_modules, setup_distributed
-from mmrefmutual.utils.tool_args import add_common_args, load_tool_config
+from mmrefmutual.utils.tool_args import add_common_args, load_tool_config, step3_hook_index
 
 
 def parse_args():
@@ -35,20 +35,21 @@ def main():
     args = parse_args()
     cfg = load_tool_config(args)
     register_all_modules(init_default_scope=True)  # the pipelines' transforms by name
-    settings = [h.generation_supervision for h in cfg.get('custom_hooks', [])
-                if h.get('type') in ('MutualSupervisionHook', 'mmrefmutual.MutualSupervisionHook')
-                and h.get('generation_supervision')]
-    if not settings:
-        raise SystemExit(f'{args.config} has no MutualSupervisionHook(generation_supervision=...)')
+    try:
+        hook = cfg.custom_hooks[step3_hook_index(cfg)]
+    except ValueError as e:
+        raise SystemExit(f'{args.config}: {e}')
     setup_distributed(cfg, args.launcher)
     if args.launcher != 'none' and not torch.distributed.is_initialized():
         init_dist(args.launcher, **cfg.env_cfg.get('dist_cfg', {}))
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device == 'cuda' and 'LOCAL_RANK' in os.environ:
         device = f'cuda:{int(os.environ["LOCAL_RANK"])}'
-    generation = GenerationSupervision(**dict(settings[0], checkpoint=args.checkpoint))
-    stats = generation.generate(generation.model or cfg.model, args.out,
-                                cfg.test_dataloader.dataset.pipeline, torch.device(device))
+    settings = GenerationSettings(**dict(hook.generation_supervision,
+                                         checkpoint=args.checkpoint))
+    stats = PseudoRefWriter(settings).write(settings.model or cfg.model, args.out,
+                                            cfg.test_dataloader.dataset.pipeline,
+                                            torch.device(device))
     print(f'{stats["instances"]} instances described at {stats["instances_per_s"]:.1f} '
           f'instances/s on this rank; pseudo refs in {args.out}')
 

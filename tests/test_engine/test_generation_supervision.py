@@ -1,5 +1,6 @@
-"""Generation supervision (step 3): pseudo refs, their filters, sharding, leakage guard,
-weights, and the hook through tools/train.py and tools/dist_train.sh."""
+"""Generation supervision (step 3): settings, pseudo refs, their filters, sharding, leakage
+guard, weights, the data switch, and the hook through tools/train.py and tools/dist_train.sh."""
+import inspect
 import json
 import os
 import os.path as osp
@@ -11,12 +12,16 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
+from torch.utils.data import DataLoader
 
 from mmrefmutual.datasets import RefCocoDataset, UnannotatedInstanceDataset, load_refs
-from mmrefmutual.engine.generation_supervision import (PROVENANCE_KEY, GenerationSupervision,
-                                                       LeakageError)
+from mmrefmutual.datasets.leakage import LeakageError
+from mmrefmutual.engine.generation_supervision import (
+    PROVENANCE_KEY, GenerationSettings, PseudoRefWriter, area_filter, grounded_to_own_instance,
+    random_filter, select_instances, switch_train_dataloader)
 from mmrefmutual.registry import MODELS
 from mmrefmutual.utils import register_all_modules, to_plain
+from mmrefmutual.utils.tool_args import hook_index, step3_hook_index
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STEP3 = osp.join(REPO, 'configs', 'mutual', 'synthetic_step3_gensup_tiny.py')
@@ -25,7 +30,7 @@ STEP3 = osp.join(REPO, 'configs', 'mutual', 'synthetic_step3_gensup_tiny.py')
 def settings(root, **kwargs):
     """The tiny step-3 config's generation settings, pointed at the test benchmark."""
     cfg = Config.fromfile(STEP3)
-    gen = cfg.custom_hooks[0].generation_supervision.to_dict()
+    gen = cfg.custom_hooks[step3_hook_index(cfg)].generation_supervision.to_dict()
     gen['unannotated']['data_root'] = root + '/'
     gen['protected_refs_files'] = [osp.join(root, 'refcoco', 'refs(unc).p'),
                                    osp.join(root, 'refcoco+', 'refs(unc).p')]
@@ -50,9 +55,9 @@ def step2_ckpt(synthetic_root, tmp_path_factory):
 
 def generate(gen_settings, ckpt, out):
     path, cfg = ckpt
-    generation = GenerationSupervision(**dict(gen_settings, checkpoint=path))
-    return generation.generate(cfg.model, out, cfg.test_dataloader.dataset.pipeline,
-                               torch.device('cpu'))
+    writer = PseudoRefWriter(GenerationSettings(**dict(gen_settings, checkpoint=path)))
+    return writer.write(cfg.model, out, cfg.test_dataloader.dataset.pipeline,
+                        torch.device('cpu'))
 
 
 def pool_instances(root):
@@ -71,9 +76,8 @@ def test_instance_filters_are_exact(synthetic_root):
     dataset = UnannotatedInstanceDataset(**{k: v for k, v in gen['unannotated'].items()
                                             if k != 'type'}, min_area=0)
 
-    def kept(**kwargs):
-        selected = GenerationSupervision(**dict(gen, checkpoint='x', **kwargs)).select_instances(
-            dataset)
+    def kept(instance_filter, min_area=0, seed=0):
+        selected = select_instances(dataset, instance_filter, min_area, seed)
         return sorted(a for ids in selected.values() for a in ids)
 
     assert kept(instance_filter='none') == sorted(pool)
@@ -84,6 +88,94 @@ def test_instance_filters_are_exact(synthetic_root):
     random = kept(instance_filter='random', min_area=400, seed=1)
     assert len(random) == len(big) and random != big and set(random) <= set(pool)
     assert random == kept(instance_filter='random', min_area=400, seed=1)  # seeded
+
+
+def test_filters_are_small_functions():
+    candidates = [(0, 10, 50.0), (0, 11, 500.0), (1, 12, 400), (2, 13, 10.0), (2, 14, 900.0)]
+    assert area_filter(candidates, 400) == [(0, 11, 500.0), (1, 12, 400), (2, 14, 900.0)]
+    drawn = random_filter(candidates, 400, seed=3)
+    assert len(drawn) == 3 and set(drawn) <= set(candidates)
+    assert drawn == sorted(drawn, key=candidates.index)  # in the pool's order
+    assert drawn == random_filter(candidates, 400, seed=3)
+    assert {tuple(random_filter(candidates, 400, seed)) for seed in range(20)} != {tuple(drawn)}
+    # refer-back: 2 instances x 3 expressions over 4 proposals
+    scores = torch.tensor([[[0., 1, 0, 0], [1, 0, 0, 0], [0, 2, 1, 0]],
+                           [[0., 0, 0, 1], [0, 0, 5, 1], [0, 0, 0, 3]]])
+    assert grounded_to_own_instance(scores, torch.tensor([1, 3])) == [[True, False, True],
+                                                                     [True, False, True]]
+
+
+@pytest.mark.parametrize('bad, match', [
+    (dict(instance_filter='big'), 'instance_filter'),
+    (dict(protected_refs_files=[]), 'refs files'),
+    (dict(human_repeat=0), 'human_repeat'),
+    (dict(num_expressions=0), 'num_expressions'),
+    (dict(chunk_size=2.5), 'chunk_size'),
+    (dict(batch_size=True), 'batch_size'),
+    (dict(num_workers=-1), 'num_workers'),
+    (dict(weight=-0.1), 'weight'),
+    (dict(min_area='big'), 'min_area'),
+    (dict(refer_back='yes'), 'refer_back'),
+])
+def test_settings_are_one_typed_object_that_refuses_bad_values(bad, match):
+    good = dict(checkpoint='step2.pth', unannotated=dict(type='UnannotatedInstanceDataset',
+                                                         min_area=32 * 32),
+                protected_refs_files=('refs(unc).p', ))
+    settings = GenerationSettings(**good)
+    assert settings.unannotated['min_area'] == 0  # the instance filter chooses
+    assert settings.protected_refs_files == ['refs(unc).p']
+    assert GenerationSettings(**good, min_area=400).file_settings()['min_area'] == 400
+    assert isinstance(GenerationSettings(**good, min_area=400).min_area, int)  # as written
+    with pytest.raises(ValueError, match=match):
+        GenerationSettings(**dict(good, **bad))
+    with pytest.raises(TypeError):
+        GenerationSettings(**good, min_areas=400)  # a misspelt setting is no silent default
+
+
+def test_the_hook_is_found_by_type_not_position():
+    hooks = [dict(type='EMAHook'), dict(type='mmrefmutual.MutualSupervisionHook',
+                                        generation_supervision=dict(seed=0))]
+    assert hook_index(hooks, 'MutualSupervisionHook') == 1
+    assert hook_index(hooks, 'EMAHook') == 0
+    with pytest.raises(ValueError, match='found 0'):
+        hook_index(hooks, 'PipelineSwitchHook')
+    with pytest.raises(ValueError, match='found 2'):
+        hook_index(hooks + hooks[1:], 'MutualSupervisionHook')
+    cfg = Config.fromfile(STEP3)
+    cfg.custom_hooks = [dict(type='EMAHook')] + cfg.custom_hooks
+    assert step3_hook_index(cfg) == 1
+    cfg.custom_hooks[1] = dict(type='MutualSupervisionHook', disambiguation=dict(reward={}))
+    with pytest.raises(ValueError, match='no generation_supervision'):
+        step3_hook_index(cfg)
+
+
+def test_data_switch_replaces_what_the_iteration_loop_reads():
+    """switch_train_dataloader relies on mmengine's private _InfiniteDataloaderIterator:
+    this fails if mmengine changes how IterBasedTrainLoop builds and reads it."""
+    from mmengine.runner.loops import IterBasedTrainLoop, _InfiniteDataloaderIterator
+    init, run = inspect.getsource(IterBasedTrainLoop.__init__), inspect.getsource(
+        IterBasedTrainLoop.run)
+    assert 'self.dataloader_iterator = _InfiniteDataloaderIterator(self.dataloader)' in init
+    # hooks run before the first batch is drawn: the swap is in time
+    assert run.index("call_hook('before_train')") < run.index('next(self.dataloader_iterator)')
+    assert list(inspect.signature(_InfiniteDataloaderIterator).parameters) == ['dataloader']
+
+    class Loop:  # what the switch touches of IterBasedTrainLoop
+        dataloader = DataLoader([0, 1])
+        dataloader_iterator = _InfiniteDataloaderIterator(dataloader)
+
+    loop, loader = Loop(), DataLoader([10, 11, 12], batch_size=2)
+    switch_train_dataloader(loop, loader)
+    assert loop.dataloader is loader
+    got = [next(loop.dataloader_iterator).tolist() for _ in range(3)]
+    assert got == [[10, 11], [12], [10, 11]]  # and it starts again at the end
+
+    class EpochLoop:  # EpochBasedTrainLoop reads its dataloader each epoch
+        dataloader = DataLoader([0, 1])
+
+    epoch_loop = EpochLoop()
+    switch_train_dataloader(epoch_loop, loader)
+    assert epoch_loop.dataloader is loader and not hasattr(epoch_loop, 'dataloader_iterator')
 
 
 def test_pseudo_refs_file_and_its_weight_in_the_res_loss(synthetic_root, step2_ckpt, tmp_path):
@@ -138,7 +230,7 @@ def test_interrupted_then_resumed_gives_the_same_bytes(synthetic_root, step2_ckp
     whole_stats = generate(gen, step2_ckpt, whole)
     resumed = str(tmp_path / 'resumed.json')
     written = []
-    original = GenerationSupervision._write_chunk
+    original = PseudoRefWriter.write_chunk
 
     def crash_after_two(refs, path):
         if len(written) == 2:
@@ -146,11 +238,11 @@ def test_interrupted_then_resumed_gives_the_same_bytes(synthetic_root, step2_ckp
         written.append(path)
         original(refs, path)
 
-    monkeypatch.setattr(GenerationSupervision, '_write_chunk', staticmethod(crash_after_two))
+    monkeypatch.setattr(PseudoRefWriter, 'write_chunk', staticmethod(crash_after_two))
     with pytest.raises(KeyboardInterrupt):
         generate(gen, step2_ckpt, resumed)
     assert not osp.exists(resumed) and len(os.listdir(resumed + '.parts')) == 3  # + provenance
-    monkeypatch.setattr(GenerationSupervision, '_write_chunk', staticmethod(original))
+    monkeypatch.setattr(PseudoRefWriter, 'write_chunk', staticmethod(original))
     stats = generate(gen, step2_ckpt, resumed)
     with open(whole, 'rb') as a, open(resumed, 'rb') as b:
         assert a.read() == b.read()
@@ -218,16 +310,21 @@ def _step3_options(root, work, ckpt, iters=2):
     from conftest import tiny_cfg_options
     opts = tiny_cfg_options(root, work, iters=iters, batch_size=2)
     del opts['test_evaluator.1.oracle_ann_file']
+    hook = _hook_key()
     opts.update({
         'load_from': ckpt,
-        'custom_hooks.0.generation_supervision.checkpoint': ckpt,
-        'custom_hooks.0.generation_supervision.unannotated.data_root': root + '/',
-        'custom_hooks.0.generation_supervision.protected_refs_files':
+        f'{hook}.checkpoint': ckpt,
+        f'{hook}.unannotated.data_root': root + '/',
+        f'{hook}.protected_refs_files':
             f'[{root}/refcoco/refs(unc).p,{root}/refcoco+/refs(unc).p]',
-        'custom_hooks.0.generation_supervision.min_area': 400,
-        'custom_hooks.0.generation_supervision.chunk_size': 4,
+        f'{hook}.min_area': 400,
+        f'{hook}.chunk_size': 4,
     })
     return opts
+
+
+def _hook_key():
+    return f'custom_hooks.{step3_hook_index(Config.fromfile(STEP3))}.generation_supervision'
 
 
 def test_step3_through_train_and_dist_train(synthetic_root, step2_ckpt, tmp_path):
@@ -251,7 +348,7 @@ def test_step3_through_train_and_dist_train(synthetic_root, step2_ckpt, tmp_path
     assert f'human and {num_refs} pseudo samples' in log
 
     # a re-run reuses the file; repeating the human refs changes the training data only
-    again = dict(opts, **{'custom_hooks.0.generation_supervision.human_repeat': 3})
+    again = dict(opts, **{f'{_hook_key()}.human_repeat': 3})
     run = subprocess.run(train + ['--cfg-options'] + _cli(again), env=env, capture_output=True,
                          text=True, timeout=600)
     log = run.stdout + run.stderr

@@ -5,7 +5,7 @@
 Generates a synthetic benchmark whose images carry no refs (all of them form the pool),
 saves a randomly initialised model of CONFIG (default: the tiny step-3 config; speed does
 not depend on the weights, except through the length of the generated expressions, which
-is capped by max_len) and runs ``GenerationSupervision.generate`` on it: one Mask2Former
+is capped by max_len) and runs ``PseudoRefWriter.write`` on it: one Mask2Former
 pass per batch of images, every instance of those images decoded together by beam search
 (3 beams, the paper's g2 = 3). Prints the device, the CPU/GPU name and instances/s.
 """
@@ -23,10 +23,12 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco  # noqa: E402
-from mmrefmutual.engine.generation_supervision import GenerationSupervision  # noqa: E402
+from mmrefmutual.engine.generation_supervision import (  # noqa: E402
+    GenerationSettings, PseudoRefWriter)
 from mmrefmutual.models.language.vocab import build_vocab  # noqa: E402
 from mmrefmutual.registry import MODELS  # noqa: E402
 from mmrefmutual.utils import register_all_modules, to_plain  # noqa: E402
+from mmrefmutual.utils.tool_args import step3_hook_index  # noqa: E402
 
 
 def device_name(device: str) -> str:
@@ -61,15 +63,15 @@ def main():
     model.init_weights()
     ckpt = osp.join(root, 'model.pth')
     torch.save(to_plain({'state_dict': model.state_dict()}), ckpt)
-    gen = dict(cfg.custom_hooks[0].generation_supervision)
+    gen = dict(cfg.custom_hooks[step3_hook_index(cfg)].generation_supervision)
     gen['unannotated'] = dict(gen['unannotated'], data_root=root + '/')
     gen.update(checkpoint=ckpt, protected_refs_files=[
         osp.join(root, 'refcoco', 'refs(unc).p'), osp.join(root, 'refcoco+', 'refs(unc).p')],
         batch_size=args.batch_size, instance_filter='none')
-    generation = GenerationSupervision(**gen)
+    writer = PseudoRefWriter(GenerationSettings(**gen))
     start = time.perf_counter()
-    stats = generation.generate(cfg.model, osp.join(root, 'pseudo.json'),
-                                cfg.test_dataloader.dataset.pipeline, torch.device(args.device))
+    stats = writer.write(cfg.model, osp.join(root, 'pseudo.json'),
+                         cfg.test_dataloader.dataset.pipeline, torch.device(args.device))
     seconds = time.perf_counter() - start
     print(f'device: {args.device} ({device_name(args.device)}), torch {torch.__version__}, '
           f'threads {torch.get_num_threads()}')

@@ -1,4 +1,6 @@
 """The two directions of mutual supervision (paper Sec. 3.3) in an mmengine runner."""
+import logging
+import os.path as osp
 from typing import Dict, Iterator, List, Optional
 
 from mmengine.dataset import ConcatDataset
@@ -6,6 +8,9 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
+from mmrefmutual.engine.generation_supervision import (GenerationSettings, PseudoRefWriter,
+                                                       human_and_pseudo_dataloader,
+                                                       switch_train_dataloader)
 from mmrefmutual.registry import HOOKS, TASK_UTILS
 
 
@@ -34,15 +39,16 @@ class MutualSupervisionHook(Hook):
     (``reward_unambiguity``, ``reward_cider``, ``reward_target_wins``: the share of
     samples whose target wins the selection head's softmax).
 
-    ``generation_supervision=dict(...)`` (REG -> RES): see
-    :class:`~mmrefmutual.engine.GenerationSupervision`: before training, pseudo refs are
-    generated (or reused) and the training data becomes human + pseudo refs.
+    ``generation_supervision=dict(...)`` (REG -> RES): in ``before_train`` the pseudo
+    refs file is written by :class:`PseudoRefWriter` (or reused when it was made by the
+    same checkpoint and settings; a resumed run keeps the file it started with), then the
+    training data becomes human + pseudo refs.
 
     Args:
         disambiguation (dict, optional): ``reward``: the reward config (its ``corpus``
             is filled in).
-        generation_supervision (dict, optional): Arguments of
-            :class:`~mmrefmutual.engine.GenerationSupervision`.
+        generation_supervision (dict, optional): The fields of
+            :class:`~mmrefmutual.engine.generation_supervision.GenerationSettings`.
     """
 
     priority = 'NORMAL'
@@ -55,15 +61,14 @@ class MutualSupervisionHook(Hook):
         if disambiguation is not None and 'reward' not in disambiguation:
             raise ValueError('disambiguation needs a reward config')
         self.disambiguation = disambiguation
-        self.generation_supervision = None
+        self.generation = None
         if generation_supervision is not None:
-            from mmrefmutual.engine.generation_supervision import GenerationSupervision
-            self.generation_supervision = GenerationSupervision(**generation_supervision)
+            self.generation = GenerationSettings(**generation_supervision)
 
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        if self.generation_supervision is not None:
-            self.generation_supervision.before_train(runner, model)
+        if self.generation is not None:
+            self._setup_generation_supervision(runner, model)
         if self.disambiguation is not None:
             self._setup_disambiguation(runner, model)
 
@@ -110,3 +115,36 @@ class MutualSupervisionHook(Hook):
                                  f'{sorted(missing)}: disambiguation supervision scores CIDEr '
                                  "against every sentence of a ref; don't drop them in the "
                                  'training pipeline')
+
+    # ------------------------------------------------------------ step 3
+    def _setup_generation_supervision(self, runner, model) -> None:
+        """Write (or reuse) the pseudo refs, then train on human + pseudo refs."""
+        settings = self.generation
+        writer = PseudoRefWriter(settings)
+        out_file = settings.out_file or osp.join(runner.work_dir, 'pseudo_refs.json')
+        pipeline = runner.cfg.test_dataloader.dataset.pipeline
+        provenance = writer.provenance(pipeline)
+        if runner.iter > 0:  # resumed: the file this run started with, never a new one
+            if not osp.isfile(out_file):
+                raise FileNotFoundError(f'resuming step 3 needs its pseudo refs {out_file}')
+            if not writer.is_current(out_file, provenance):
+                print_log(f'{out_file} was made with other settings than the config now has; '
+                          'resuming with it all the same', logger='current',
+                          level=logging.WARNING)
+            print_log(f'resumed at iteration {runner.iter}: pseudo refs from {out_file}',
+                      logger='current')
+        elif writer.is_current(out_file, provenance):
+            print_log(f'pseudo refs made by the same checkpoint and settings: reusing {out_file}',
+                      logger='current')
+        else:
+            writer.write(settings.model or runner.cfg.model, out_file, pipeline,
+                         next(model.parameters()).device)
+        loader = runner.build_dataloader(human_and_pseudo_dataloader(
+            runner.cfg.train_dataloader, settings.unannotated, out_file, settings.human_repeat),
+            seed=runner.seed)
+        switch_train_dataloader(runner.train_loop, loader)
+        sizes = [len(d) for d in loader.dataset.datasets]
+        repeat = f' x {settings.human_repeat}' if settings.human_repeat > 1 else ''
+        print_log(f'generation supervision: training on {sizes[0] // settings.human_repeat} '
+                  f'human{repeat} and {sizes[1]} pseudo samples (pseudo weight '
+                  f'{settings.weight})', logger='current')

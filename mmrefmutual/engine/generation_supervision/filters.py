@@ -1,0 +1,60 @@
+"""Which instances are described, and which of their expressions are kept (step 3)."""
+from typing import Dict, List, Tuple
+
+import numpy as np
+from torch import Tensor
+
+#: (dataset index, ann_id, area) of an instance of the pool.
+Candidate = Tuple[int, int, float]
+
+
+def pool_candidates(dataset) -> List[Candidate]:
+    """Every instance of an ``UnannotatedInstanceDataset``, in the dataset's order."""
+    return [(idx, ref['ann_id'], ref['area']) for idx in range(len(dataset))
+            for ref in dataset.get_data_info(idx)['refs']]
+
+
+def area_filter(candidates: List[Candidate], min_area: float) -> List[Candidate]:
+    """The instances of area >= ``min_area`` (the paper's data filtering)."""
+    return [c for c in candidates if c[2] >= min_area]
+
+
+def random_filter(candidates: List[Candidate], min_area: float, seed: int) -> List[Candidate]:
+    """As many instances as :func:`area_filter` keeps, drawn at random (Fig. 5's control),
+    in the candidates' order."""
+    count = sum(c[2] >= min_area for c in candidates)
+    rng = np.random.default_rng(seed)
+    return [candidates[i] for i in sorted(rng.choice(len(candidates), count, replace=False))]
+
+
+def select_instances(dataset, instance_filter: str, min_area: float,
+                     seed: int) -> Dict[int, List[int]]:
+    """``{dataset index: [ann_id to describe]}`` after the instance filter
+    (``'area'``, ``'random'`` or ``'none'``)."""
+    candidates = pool_candidates(dataset)
+    if instance_filter == 'none':
+        kept = candidates
+    elif instance_filter == 'area':
+        kept = area_filter(candidates, min_area)
+    elif instance_filter == 'random':
+        kept = random_filter(candidates, min_area, seed)
+    else:
+        raise ValueError(f'unknown instance filter {instance_filter!r}')
+    selected: Dict[int, List[int]] = {}
+    for idx, ann_id, _ in kept:
+        selected.setdefault(idx, []).append(ann_id)
+    return selected
+
+
+def grounded_to_own_instance(scores: Tensor, prop_inds: Tensor) -> List[List[bool]]:
+    """Refer-back: which expressions the selection head grounds to their own instance.
+
+    Args:
+        scores (Tensor): (M, K, N) scores of K expressions of each of M instances against
+            the N proposals of the instance's image (:meth:`RefMutual.score_texts`).
+        prop_inds (Tensor): (M, ) the proposal of each instance.
+
+    Returns:
+        list[list[bool]]: (M, K) whether expression k of instance m is kept.
+    """
+    return (scores.argmax(-1) == prop_inds[:, None]).tolist()
