@@ -14,7 +14,7 @@ TINY_CONFIG = osp.join(REPO, 'configs', 'mutual', 'synthetic_step1_joint_tiny.py
 @pytest.fixture(scope='session')
 def synthetic_root(tmp_path_factory):
     """40 images (24 with refs) of the synthetic benchmark + the training vocabulary."""
-    from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco
+    from mmrefmutual_bench.synthetic.generator import generate_synthetic_refcoco
     import sys
     sys.path.insert(0, osp.join(REPO, 'tools', 'dataset_converters'))
     from build_vocab import write_vocab
@@ -37,7 +37,7 @@ def tiny_cfg_options(root: str, work_dir: str, iters: int = 4, batch_size: int =
         'test_dataloader.dataset.data_root': root + '/',
         'test_dataloader.num_workers': 0,
         'test_dataloader.persistent_workers': False,
-        'test_evaluator.1.oracle_ann_file': osp.join(root, 'refcoco', 'instances.json'),
+        'test_evaluator.2.ann_file': osp.join(root, 'refcoco', 'instances.json'),
         'model.generation_head.vocab': osp.join(root, 'refcoco', 'vocab.txt'),
         'train_cfg.max_iters': iters,
         'train_cfg.val_interval': 10**6,

@@ -182,7 +182,8 @@ rc=$?
 sed 's/^/      /' "$LOG_DIR/env.log" | tee -a "$SUMMARY"
 if [ $rc -ne 0 ]; then fail "environment"; finish; fi
 if "$PY" -c "import pycocoevalcap" 2>/dev/null && command -v java >/dev/null; then
-  EVALUATOR="[dict(type='RESMetric'), dict(type='REGMetric', oracle_ann_file='$DATA/refcoco/instances.json')]"
+  EVALUATOR="[dict(type='RESMetric'), dict(type='REGMetric'),
+             dict(type='SyntheticOracleMetric', ann_file='$DATA/refcoco/instances.json')]"
   has_reg=1
 else
   EVALUATOR="[dict(type='RESMetric')]"

@@ -185,7 +185,7 @@ def gate_figures(s: dict, step0_scalars: Optional[str],
     """The learning gate's figures: step 0's class loss, step 1's REG naming of the target's
     shape and RES mIoU on val; each with its threshold and whether it passes (None: that
     check is off). Only the step-0 figure when ``step1_scalars`` is None."""
-    from mmrefmutual.visualization.report import load_scalars
+    from mmrefmutual_bench.report import load_scalars
     losses = [r['loss_cls'] for r in load_scalars(step0_scalars) if 'loss_cls' in r]
     tail = losses[-max(1, len(losses) // 10):]  # the last tenth: one batch's value is noisy
     figures = [dict(figure='step 0: Mask2Former class loss (mean of the last tenth of its '
@@ -291,7 +291,7 @@ class Job:
         validate = {  # during step 1 only: the other phases are evaluated afterwards
             'val_dataloader.dataset.data_root': self.data_root,
             'val_dataloader.dataset.indices': self.settings['val_images'],
-            'val_evaluator.1.oracle_ann_file': self.data_root + 'refcoco/instances.json',
+            'val_evaluator.2.ann_file': self.data_root + 'refcoco/instances.json',
         } if 'train_cfg.val_interval' in options else {
             'val_cfg': None, 'val_dataloader': None, 'val_evaluator': None}
         opts = {
@@ -322,7 +322,7 @@ class Job:
             'test_dataloader.dataset.data_root': self.data_root,
             'model.generation_head.vocab': self.vocab,
             'model.referee.checkpoint': referee,
-            'test_evaluator.1.oracle_ann_file': self.data_root + 'refcoco/instances.json',
+            'test_evaluator.2.ann_file': self.data_root + 'refcoco/instances.json',
             'test_evaluator.0.outfile_prefix': osp.join(out, 'res'),
             'test_evaluator.1.outfile_prefix': osp.join(out, 'expressions'),
         }
@@ -472,7 +472,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 run_name, ckpt['checkpoint'], referee['checkpoint'], tasks))
 
     def report():
-        from mmrefmutual.visualization.report import write_report
+        from mmrefmutual_bench.report import write_report
         budget = {name: round(job.state[name]['seconds']) for name in phases
                   if name in job.state}  # (not this report itself)
         rss = max([peak_rss_gib()] + [job.state[name].get('peak_rss_gib', 0)

@@ -164,7 +164,7 @@ def parse_setting(text: str) -> Tuple[str, List[str]]:
 
 def train_split_sizes(s: dict) -> Tuple[int, List[int], int]:
     """(train images, [val, testA, testB] images, pool images) of the data settings ``s``:
-    the arithmetic of ``mmrefmutual.datasets.synthetic.generator._plan``."""
+    the arithmetic of ``mmrefmutual_bench.synthetic.generator._plan``."""
     n_ref = int(round(s['num_images'] * s['ref_image_ratio']))
     evals = [int(round(n_ref * r)) for r in s['split_ratios'][1:]]
     if n_ref >= 4:
@@ -489,7 +489,7 @@ def write_study(study_dir: str, runs: Sequence[Run], settings: Dict[str, List[st
                 curve: Sequence[Tuple[int, str]], quick: bool, command: str) -> dict:
     """Aggregate the finished runs and write ``study.md``, ``study.html``, ``study.json``,
     ``effects.png`` (and ``curve.png``) into ``study_dir``."""
-    from mmrefmutual.visualization.markdown_html import write_markdown_and_html
+    from mmrefmutual_bench.markdown_html import write_markdown_and_html
     summaries, gate_stopped, missing = {}, [], []
     for run in runs:
         summary = run.summary()

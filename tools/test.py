@@ -14,6 +14,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmrefmutual.engine.hooks import extractor_provenance
+from mmrefmutual.registry import METRICS
 from mmrefmutual.utils import safe_load_checkpoint, setup_distributed
 from mmrefmutual.utils.tool_args import add_common_args, load_tool_config
 
@@ -39,12 +40,13 @@ def main():
     cfg = load_tool_config(args)
     cfg.load_from = args.checkpoint
     if args.tasks:
-        metric = dict(res='RESMetric', reg='REGMetric')
         cfg.model.test_cfg.update(res='res' in args.tasks, reg='reg' in args.tasks)
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
             cfg.test_evaluator]
-        cfg.test_evaluator = [e for e in evaluators
-                              if e['type'].split('.')[-1] in {metric[t] for t in args.tasks}]
+        # a metric scores the task its names are prefixed with ('res/', 'reg/')
+        cfg.test_evaluator = [
+            e for e in evaluators
+            if (e.get('prefix') or METRICS.get(e['type']).default_prefix) in args.tasks]
     setup_distributed(cfg, args.launcher)
     from mmrefmutual.evaluation import dump_results_json, format_results_table
     results, rank = {}, 0

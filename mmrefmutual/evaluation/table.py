@@ -1,6 +1,7 @@
 """Format evaluation results per split in the paper's table layout.
 
-REG columns: Meteor | CIDEr | Rb-Acc | oracle unambiguity (where available).
+REG columns: Meteor | CIDEr | Rb-Acc | oracle unambiguity | category named (the last two:
+the synthetic benchmark's ``SyntheticOracleMetric``, in ``mmrefmutual_bench``, where it runs).
 RES columns: mIoU | oIoU | Pr@0.5 | Pr@0.7 | Pr@0.9 | REC acc.
 
 Input everywhere is ``{split_name: metrics_dict}`` where ``metrics_dict`` is what

@@ -217,7 +217,7 @@ def test_study_in_a_browser_survives_kill_9(browser, make_study, synthetic_root,
     assert run.returncode == 0, run.stderr[-2000:]
     with open(out) as f:
         scores = json.load(f)
-    from mmrefmutual.datasets.synthetic import SyntheticOracle
+    from mmrefmutual_bench.synthetic import SyntheticOracle
     oracle = SyntheticOracle(ann_file)
     conn = sqlite3.connect(path)
     sampled = set(conn.execute('SELECT split, ref_id FROM objects').fetchall())

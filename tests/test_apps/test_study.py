@@ -161,7 +161,7 @@ def test_h_acc_by_hand(make_study):
 
 
 def test_oracle_annotators_give_oracle_unambiguity(make_study, synthetic_root, reg_dumps):
-    from mmrefmutual.datasets.synthetic import SyntheticOracle
+    from mmrefmutual_bench.synthetic import SyntheticOracle
     ann_file = osp.join(synthetic_root, 'refcoco', 'instances.json')
     path = make_study(human=True, annotators=())
     with StudyDB(path) as db:

@@ -47,7 +47,7 @@ def _readers(root, refs_file, tmp_path):
     from build_vocab import write_vocab
     from remove_refcoco_eval_images import main as remove_eval
     coco_ann = osp.join(root, 'coco', 'annotations', 'instances_train2014.json')
-    from mmrefmutual.visualization.report import pick_examples
+    from mmrefmutual_bench.report import pick_examples
     return {
         'RefCocoDataset': lambda: RefCocoDataset(
             ann_file='refcoco/instances.json', split_file='refcoco/refs(unc).p',

@@ -309,7 +309,7 @@ def _step3_options(root, work, ckpt, iters=2):
     sys.path.insert(0, osp.join(REPO, 'tests'))
     from conftest import tiny_cfg_options
     opts = tiny_cfg_options(root, work, iters=iters, batch_size=2)
-    del opts['test_evaluator.1.oracle_ann_file']
+    del opts['test_evaluator.2.ann_file']
     hook = _hook_key()
     opts.update({
         'load_from': ckpt,

@@ -17,9 +17,11 @@ import pycocotools.mask as mask_util
 import torch
 import torch.distributed as dist
 from mmdet.structures import DetDataSample
+from mmengine.evaluator import Evaluator
 from mmengine.structures import InstanceData
 
 from mmrefmutual.evaluation import REGMetric, RESMetric
+from mmrefmutual_bench import SyntheticOracleMetric
 
 
 def _box_mask(h: int, w: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -180,8 +182,9 @@ CATEGORIES = {100: 'man', 110: 'lady', 200: 'car', 300: 'dog', 310: 'cat', 320: 
 CATEGORY_EXPECTED = 7 / 9 * 100
 
 
-class OracleREGMetric(REGMetric):
-    """REGMetric with the fake oracle (the real one needs a synthetic ann file)."""
+class FakeOracleMetric(SyntheticOracleMetric):
+    """SyntheticOracleMetric with the fake oracle (the real one needs a synthetic ann
+    file)."""
 
     def _build_oracle(self):
         return FakeOracle()
@@ -197,11 +200,23 @@ def run_metric(metric,
     """Feed samples to ``metric.process`` in batches and evaluate.
 
     ``size`` is the dataset size (defaults to ``len(samples)``); in distributed runs each
-    rank feeds its shard and passes the full size.
+    rank feeds its shard and passes the full size. ``metric`` may be an mmengine
+    ``Evaluator`` (several metrics on the same samples, as a config's list builds).
     """
     for i in range(0, len(samples), batch_size):
-        metric.process({}, samples[i:i + batch_size])
+        if isinstance(metric, Evaluator):
+            metric.process(samples[i:i + batch_size], {})
+        else:
+            metric.process({}, samples[i:i + batch_size])
     return metric.evaluate(len(samples) if size is None else size)
+
+
+def reg_evaluator(collect_dir: Optional[str] = None, **reg_kwargs) -> Evaluator:
+    """REGMetric and the (fake) oracle metric after it, as the synthetic configs list
+    them (each metric collects the ranks' results in its own directory)."""
+    oracle_dir = None if collect_dir is None else collect_dir + '_oracle'
+    return Evaluator([REGMetric(collect_dir=collect_dir, **reg_kwargs),
+                      FakeOracleMetric(ann_file='fake.json', collect_dir=oracle_dir)])
 
 
 def dist_res_samples() -> List[dict]:
@@ -226,10 +241,8 @@ def dist_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
         res = run_metric(
             RESMetric(collect_dir=osp.join(out_dir, 'collect_res')),
             shard(res_samples), size=len(res_samples))
-        reg = run_metric(
-            OracleREGMetric(oracle_ann_file='fake.json',
-                            collect_dir=osp.join(out_dir, 'collect_reg')),
-            shard(reg_samples), size=len(reg_samples))
+        reg = run_metric(reg_evaluator(collect_dir=osp.join(out_dir, 'collect_reg')),
+                         shard(reg_samples), size=len(reg_samples))
         with open(osp.join(out_dir, f'metrics_rank{rank}.json'), 'w') as f:
             json.dump(dict(res=res, reg=reg), f)
     finally:
@@ -238,11 +251,10 @@ def dist_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
 
 @functools.lru_cache(maxsize=None)
 def single_process_reg_metrics() -> Dict[str, float]:
-    """REGMetric on make_reg_samples() in this process, computed once per session
-    (METEOR's Java start is the slow part of the tests)."""
+    """REGMetric and the oracle metric on make_reg_samples() in this process, computed
+    once per session (METEOR's Java start is the slow part of the tests)."""
     out_dir = tempfile.mkdtemp(prefix='reg_metric_')
     atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
-    metric = OracleREGMetric(oracle_ann_file='fake.json', outfile_prefix=f'{out_dir}/pred')
-    metrics = run_metric(metric, make_reg_samples())
+    metrics = run_metric(reg_evaluator(outfile_prefix=f'{out_dir}/pred'), make_reg_samples())
     metrics['_outfile'] = f'{out_dir}/pred.reg_expressions.json'
     return metrics

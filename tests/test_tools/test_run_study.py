@@ -187,7 +187,7 @@ def test_curve_data_keeps_the_pool_and_the_evaluation_splits():
     more = embedded.resolve_settings(False, study.curve_data(full, 800))
     assert study.train_split_sizes(more) == (800, [300, 150, 150], 3000)
     # the generator's own split plan agrees
-    from mmrefmutual.datasets.synthetic.generator import _plan
+    from mmrefmutual_bench.synthetic.generator import _plan
     splits = [split for split, _ in _plan(more['num_images'], more['ref_image_ratio'],
                                           more['split_ratios'], 0)]
     assert [splits.count(s) for s in ('train', 'val', 'testA', 'testB', None)] == [

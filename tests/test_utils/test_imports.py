@@ -1,5 +1,6 @@
-"""The package's import graph: every module imports on its own, and the engine (the
-training machinery) never reaches the user-facing API."""
+"""The package's import graph: every module (of the library and of the bench beside it)
+imports on its own, the engine (the training machinery) never reaches the user-facing API,
+and the library never reaches the bench."""
 import ast
 import os
 import os.path as osp
@@ -8,10 +9,11 @@ import sys
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PACKAGE = osp.join(REPO, 'mmrefmutual')
+BENCH = osp.join(REPO, 'mmrefmutual_bench')
 
 
-def _modules():
-    for folder, _, files in os.walk(PACKAGE):
+def _modules(packages=(PACKAGE, BENCH)):
+    for folder, _, files in (walked for package in packages for walked in os.walk(package)):
         for name in sorted(files):
             if name.endswith('.py'):
                 rel = osp.relpath(osp.join(folder, name), REPO)[:-3].replace(os.sep, '.')
@@ -76,6 +78,33 @@ def test_engine_never_imports_the_api():
     assert offenders == [], offenders
     code = ('import sys, mmrefmutual.engine, mmrefmutual.engine.generation_supervision\n'
             'assert not [m for m in sys.modules if m.startswith("mmrefmutual.apis")]\n')
+    run = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
+                         text=True, env=dict(os.environ, PYTHONPATH=REPO))
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def _library_files():
+    """The library's files: every module but the apps (the web pages of the human study and
+    of the demo, which may use the bench)."""
+    for folder, subfolders, files in os.walk(PACKAGE):
+        subfolders[:] = [name for name in subfolders if name != 'apps']
+        yield from (osp.join(folder, name) for name in sorted(files) if name.endswith('.py'))
+
+
+def test_library_never_imports_the_bench():
+    offenders = [f'{osp.relpath(path, REPO)} imports {m}' for path in _library_files()
+                 for m in _imports(path) if m and m.split('.')[0] == 'mmrefmutual_bench']
+    assert offenders == [], offenders
+    library = [m for m in _modules((PACKAGE, )) if not m.startswith('mmrefmutual.apps')]
+    assert 'mmrefmutual.evaluation.metrics.reg_metric' in library
+    code = '\n'.join([
+        'import importlib, sys',
+        f'for name in {library!r}:',
+        '    importlib.import_module(name)',
+        'from mmrefmutual.utils import register_all_modules',
+        'register_all_modules()',
+        'bench = [m for m in sys.modules if m.split(".")[0] == "mmrefmutual_bench"]',
+        'assert not bench, bench'])
     run = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
                          text=True, env=dict(os.environ, PYTHONPATH=REPO))
     assert run.returncode == 0, run.stderr[-2000:]

@@ -36,15 +36,16 @@ def test_mmdet_mask2former_config_resolves_in_our_scope():
 
 
 def test_runtime_imports_leave_the_synthetic_generator_out():
-    """Everything a run registers imports the synthetic oracle at most, never the
-    benchmark generator (scenes, rendering, expression planning)."""
+    """Everything a run registers (with the synthetic configs' ``custom_imports``) imports
+    the synthetic oracle at most, never the benchmark generator (scenes, rendering,
+    expression planning)."""
     import subprocess
     import sys
     code = ('import sys; from mmrefmutual.utils import register_all_modules; '
-            'register_all_modules(); import mmrefmutual.apis, mmrefmutual.datasets.synthetic; '
+            'register_all_modules(); import mmrefmutual.apis, mmrefmutual_bench; '
             "print(sorted(m for m in sys.modules if 'synthetic' in m))")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True).stdout
-    assert 'mmrefmutual.datasets.synthetic.oracle' in out
+    assert 'mmrefmutual_bench.synthetic.oracle' in out
     for module in ('generator', 'scene', 'describe'):
-        assert f'mmrefmutual.datasets.synthetic.{module}' not in out
+        assert f'mmrefmutual_bench.synthetic.{module}' not in out

@@ -18,7 +18,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from mmrefmutual.datasets.synthetic import COLORS, SHAPES
+from mmrefmutual_bench.synthetic import COLORS, SHAPES
 
 
 def head_attributes(expression: str):

@@ -22,7 +22,7 @@ from mmengine.config import Config
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco  # noqa: E402
+from mmrefmutual_bench.synthetic.generator import generate_synthetic_refcoco  # noqa: E402
 from mmrefmutual.engine.generation_supervision import (  # noqa: E402
     GenerationSettings, PseudoRefWriter)
 from mmrefmutual.models.language.vocab import build_vocab  # noqa: E402

@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco  # noqa: E402
+from mmrefmutual_bench.synthetic.generator import generate_synthetic_refcoco  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

@@ -8,9 +8,9 @@
 
 Writes ``coco/train2014/*.png``, ``coco/annotations/instances_train2014.json``,
 ``refcoco/{instances.json,refs(unc).p}`` and ``refcoco+/{instances.json,refs(unc).p}``
-under OUT_DIR (see ``mmrefmutual/datasets/synthetic/generator.py``). The same seed
+under OUT_DIR (see ``mmrefmutual_bench/synthetic/generator.py``). The same seed
 gives byte-identical files. ``--variant`` picks the look and words
-(``mmrefmutual/datasets/synthetic/variants.py``); a variant's json files record its
+(``mmrefmutual_bench/synthetic/variants.py``); a variant's json files record its
 lexicon, so the oracle reads them without being told the variant.
 """
 import argparse
@@ -22,8 +22,8 @@ from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco  # noqa: E402
-from mmrefmutual.datasets.synthetic.variants import VARIANTS  # noqa: E402
+from mmrefmutual_bench.synthetic.generator import generate_synthetic_refcoco  # noqa: E402
+from mmrefmutual_bench.synthetic.variants import VARIANTS  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -31,15 +31,18 @@ val_dataloader = dict(
     persistent_workers=False,
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# the benchmark's oracle metric lives beside the library, in mmrefmutual_bench
+custom_imports = dict(imports=['mmrefmutual_bench'], allow_failed_imports=False)
 # validation during training: the cheap measures (no Java): RES, and whether REG names the
 # target's shape and is unambiguous according to the generator's oracle
 val_evaluator = [
     dict(type='RESMetric'),
-    dict(type='REGMetric', caption_metrics=False,
-         oracle_ann_file=data_root + 'refcoco/instances.json')
+    dict(type='REGMetric', caption_metrics=False),
+    dict(type='SyntheticOracleMetric', ann_file=data_root + 'refcoco/instances.json')
 ]
 # testing: the paper's measures too (METEOR, CIDEr), and the oracle's
 test_evaluator = [
     dict(type='RESMetric'),
-    dict(type='REGMetric', oracle_ann_file=data_root + 'refcoco/instances.json')
+    dict(type='REGMetric'),
+    dict(type='SyntheticOracleMetric', ann_file=data_root + 'refcoco/instances.json')
 ]

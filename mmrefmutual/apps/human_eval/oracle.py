@@ -1,7 +1,7 @@
 """The synthetic benchmark's oracle as an annotator (the pipeline's end-to-end check).
 
 The oracle "understands" an expression when it fits exactly one object of the image
-(:class:`~mmrefmutual.datasets.synthetic.SyntheticOracle`); it then clicks a pixel of
+(:class:`~mmrefmutual_bench.synthetic.SyntheticOracle`); it then clicks a pixel of
 that object's mask that no other object's mask covers, else it answers "can't tell".
 Its click is right iff the object it understood is the target, so the H-Acc of oracle
 annotators equals the oracle unambiguity (``REGMetric``) of the same items exactly.
@@ -27,7 +27,7 @@ class OracleAnnotator:
     """
 
     def __init__(self, ann_file: str, seed=0) -> None:
-        from mmrefmutual.datasets.synthetic import SyntheticOracle
+        from mmrefmutual_bench.synthetic import SyntheticOracle
         with open(ann_file, 'r', encoding='utf-8') as f:
             coco = json.load(f)
         self.oracle = SyntheticOracle(coco)
@@ -95,7 +95,7 @@ def oracle_unambiguity(db: StudyDB, ann_file: str) -> Dict[str, Dict[str, Tuple[
     Raises:
         StudyError: a dump changed since the study was made.
     """
-    from mmrefmutual.datasets.synthetic import SyntheticOracle
+    from mmrefmutual_bench.synthetic import SyntheticOracle
 
     from .db import StudyError
     from .study import load_dump, sha256_of

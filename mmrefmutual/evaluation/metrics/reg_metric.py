@@ -40,20 +40,11 @@ class REGMetric(BaseMetric):
     - ``Rb-Acc`` (percent): mean of ``pred_refs.rb_correct`` (refer-back accuracy: a
       separately trained selection head grounds the generated text to the target
       proposal); omitted when no sample carries ``rb_correct``.
-    - ``oracle_unambiguity`` (percent, synthetic benchmark): share of generated expressions
-      whose referents according to
-      ``SyntheticOracle(oracle_ann_file).referents(image_id, expression)`` are exactly
-      ``[ann_id]`` of the target; only when ``oracle_ann_file`` is given.
-    - ``category_named`` (percent, with ``oracle_ann_file``): share of expressions whose
-      head noun (the first word that is a category name of the annotation file) is the
-      target's category: is REG grounded in the right object at all.
 
     With ``merge_refs_file`` (an option of the dataset), the references arrive already
     merged in ``gt_refs.sentences``; this metric only scores what it receives.
 
     Args:
-        oracle_ann_file (str, optional): Synthetic ``instances.json`` with attributes, for
-            ``oracle_unambiguity``. Defaults to None.
         outfile_prefix (str, optional): If given, all generated expressions are dumped to
             ``{outfile_prefix}.reg_expressions.json`` as
             ``[dict(ref_id, ann_id, image_id, expression)]``. Defaults to None.
@@ -69,7 +60,6 @@ class REGMetric(BaseMetric):
     default_prefix: Optional[str] = 'reg'
 
     def __init__(self,
-                 oracle_ann_file: Optional[str] = None,
                  outfile_prefix: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
@@ -84,9 +74,7 @@ class REGMetric(BaseMetric):
             check_java()
         super().__init__(
             collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
-        self.oracle_ann_file = oracle_ann_file
         self.outfile_prefix = outfile_prefix
-        self._oracle = None
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Keep the generated expression and the references of every referred object.
@@ -175,30 +163,6 @@ class REGMetric(BaseMetric):
         cider_score, _ = Cider().compute_score(gts, res)
         return dict(METEOR=float(meteor_score), CIDEr=float(cider_score))
 
-    def _build_oracle(self) -> Any:
-        """Load the synthetic oracle once (imported lazily: only the synthetic benchmark
-        needs it)."""
-        if self._oracle is None:
-            from mmrefmutual.datasets.synthetic import SyntheticOracle
-            self._oracle = SyntheticOracle(self.oracle_ann_file)
-        return self._oracle
-
-    def _ann_categories(self) -> Dict[int, str]:
-        """Category name of every annotation of ``oracle_ann_file``."""
-        from mmengine.fileio import load
-        coco = load(self.oracle_ann_file)
-        names = {c['id']: c['name'] for c in coco['categories']}
-        return {a['id']: names[a['category_id']] for a in coco['annotations']}
-
-    @staticmethod
-    def category_named(records: List[dict], categories: Dict[int, str]) -> float:
-        """Percent of expressions whose head noun (first word that is a category name)
-        is the target's category."""
-        names = set(categories.values())
-        head = (lambda text: next((w for w in text.split() if w in names), None))
-        return float(np.mean([head(rec['expression']) == categories[rec['ann_id']]
-                              for rec in records]) * 100)
-
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Score the gathered generated expressions.
 
@@ -206,8 +170,7 @@ class REGMetric(BaseMetric):
             results (List[dict]): One entry per data sample, from all ranks.
 
         Returns:
-            Dict[str, float]: ``METEOR``, ``CIDEr`` and, when available, ``Rb-Acc`` and
-            ``oracle_unambiguity``.
+            Dict[str, float]: ``METEOR``, ``CIDEr`` and, when available, ``Rb-Acc``.
         """
         logger = MMLogger.get_current_instance()
         records = self._flatten(results)
@@ -221,14 +184,6 @@ class REGMetric(BaseMetric):
         rb = [rec['rb_correct'] for rec in records if 'rb_correct' in rec]
         if rb:
             metrics['Rb-Acc'] = float(np.mean(rb) * 100)
-        if self.oracle_ann_file is not None:
-            oracle = self._build_oracle()
-            unambiguous = [
-                [int(a) for a in oracle.referents(rec['image_id'], rec['expression'])] ==
-                [rec['ann_id']] for rec in records
-            ]
-            metrics['oracle_unambiguity'] = float(np.mean(unambiguous) * 100)
-            metrics['category_named'] = self.category_named(records, self._ann_categories())
         logger.info(f'REG evaluated on {len(records)} referred objects.')
         return metrics
 

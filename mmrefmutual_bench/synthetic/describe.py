@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..text import normalize_expression
+from mmrefmutual.datasets.text import normalize_expression
 from .grammar import (DEFAULT_WORDING, DIRECTIONS, LOCATION_RELATIONS, SIZE_RANK, Desc, Expression,
                       SceneObject, Wording, evaluate, matches, realise)
 

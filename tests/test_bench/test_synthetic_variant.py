@@ -12,14 +12,14 @@ import pycocotools.mask as mask_utils
 import pytest
 from PIL import Image
 
-from mmrefmutual.datasets.synthetic import (DEFAULT_LEXICON, Desc, Expression, Lexicon,
+from mmrefmutual_bench.synthetic import (DEFAULT_LEXICON, Desc, Expression, Lexicon,
                                             SyntheticOracle, parse, realise)
-from mmrefmutual.datasets.synthetic import generator
-from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco
-from mmrefmutual.datasets.synthetic.grammar import (DEFAULT_WORDING, FILLERS, LEXICON, RELATIONS,
+from mmrefmutual_bench.synthetic import generator
+from mmrefmutual_bench.synthetic.generator import generate_synthetic_refcoco
+from mmrefmutual_bench.synthetic.grammar import (DEFAULT_WORDING, FILLERS, LEXICON, RELATIONS,
                                                     SIZES, lexicon_of_wording)
-from mmrefmutual.datasets.synthetic.scene import ObjectSpec, shape_polygon
-from mmrefmutual.datasets.synthetic.variants import ALT, DEFAULT, VARIANTS, get_variant
+from mmrefmutual_bench.synthetic.scene import ObjectSpec, shape_polygon
+from mmrefmutual_bench.synthetic.variants import ALT, DEFAULT, VARIANTS, get_variant
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NUM_IMAGES, RATIO = 30, 0.6
@@ -233,7 +233,7 @@ def test_sentences_of_one_variant_are_not_understood_by_the_other(alt_root, defa
     alt_oracle = SyntheticOracle(osp.join(alt_root, 'refcoco', 'instances.json'))
     default_oracle = SyntheticOracle(osp.join(default_root, 'refcoco', 'instances.json'))
     assert default_oracle.variant == 'default' and default_oracle.lexicon is DEFAULT_LEXICON
-    alt_image = alt_oracle.image_ids[0]
+    alt_image = sentences(alt_root)[0][0]['image_id']
     default_sentences = sentences(default_root)
     assert default_sentences
     for ref, sentence in default_sentences:

@@ -11,8 +11,8 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from mmrefmutual.datasets.safe_pickle import safe_load_pickle
+from mmrefmutual.visualization import RefLocalVisualizer
 from .markdown_html import write_markdown_and_html
-from .ref_visualizer import RefLocalVisualizer
 
 REG_COLUMNS = [('Meteor', 'Meteor', '{:.3f}'), ('CIDEr', 'CIDEr', '{:.3f}'),
                ('Rb-Acc', 'Rb-Acc', '{:.1f}'), ('Oracle unamb. %', 'Oracle unamb.', '{:.1f}'),
@@ -111,7 +111,7 @@ def pick_examples(data_root: str, evals: Dict[str, dict], split: str = 'val',
     """Referred objects of ``split`` with their step-1 / step-2 expressions and the RES
     masks of step 3 and of the control for one human expression: mostly the first ones,
     plus failures (an ambiguous step-2 expression, a RES miss)."""
-    from mmrefmutual.datasets.synthetic import SyntheticOracle
+    from .synthetic import SyntheticOracle
     ann_file = osp.join(data_root, 'refcoco', 'instances.json')
     oracle = SyntheticOracle(ann_file)
     reg = {name: {r['ref_id']: r for r in _load_json(

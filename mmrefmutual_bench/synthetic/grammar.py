@@ -4,11 +4,11 @@
 must share one meaning of every word.)
 
 The generator writes its sentences with :func:`realise` and checks them with
-:class:`~mmrefmutual.datasets.synthetic.oracle.SyntheticOracle`, which parses
+:class:`~mmrefmutual_bench.synthetic.oracle.SyntheticOracle`, which parses
 them with :func:`parse` and evaluates them with :func:`evaluate`: one grammar,
 one meaning, on both sides.
 
-Variants of the benchmark (:mod:`~mmrefmutual.datasets.synthetic.variants`) keep
+Variants of the benchmark (:mod:`~mmrefmutual_bench.synthetic.variants`) keep
 this grammar and its semantics and change only the words: a :class:`Wording`
 (what the generator writes) and a :class:`Lexicon` (what the parser accepts;
 :data:`DEFAULT_LEXICON` wraps :data:`LEXICON`). The words below are the default
@@ -68,7 +68,7 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, U
 
 import numpy as np
 
-from ..text import normalize_expression
+from mmrefmutual.datasets.text import normalize_expression
 
 #: Shapes (the COCO categories) with their category ids: deliberately not
 #: contiguous so that consumers must map ids to labels.

@@ -12,7 +12,7 @@ class SyntheticOracle:
     """Ground truth referents of expressions in the synthetic benchmark.
 
     Expressions are parsed with the generator's grammar and evaluated with its
-    exact semantics (:mod:`mmrefmutual.datasets.synthetic.grammar` documents
+    exact semantics (:mod:`mmrefmutual_bench.synthetic.grammar` documents
     both) on the ``attributes`` and ``bbox`` of the image's annotations. A
     referring expression is unambiguous iff :meth:`referents` returns exactly
     one ann id.
@@ -46,11 +46,6 @@ class SyntheticOracle:
         }
         for ann in coco['annotations']:
             self._objects.setdefault(int(ann['image_id']), []).append(scene_object_from_ann(ann))
-
-    @property
-    def image_ids(self) -> List[int]:
-        """Ids of the images the oracle knows."""
-        return list(self._objects)
 
     def objects(self, image_id: int) -> List[SceneObject]:
         """The objects of an image, in annotation order.

@@ -1,12 +1,12 @@
 """The built-in synthetic referring benchmark (RefCOCO on-disk format): grammar and oracle.
 
-At run time only the oracle is needed (``REGMetric(oracle_ann_file=...)`` scores whether
-a generated expression fits exactly its object), so this package exports the grammar and
-:class:`SyntheticOracle` alone. The generator that writes the benchmark (images, scenes,
+At run time only the oracle is needed (:class:`~mmrefmutual_bench.SyntheticOracleMetric`
+scores whether a generated expression fits exactly its object), so this package exports
+the grammar and :class:`SyntheticOracle` alone. The generator that writes the benchmark (images, scenes,
 expression planning; numpy, Pillow and pycocotools only) is imported explicitly by the
 tools and tests that need it::
 
-    from mmrefmutual.datasets.synthetic.generator import generate_synthetic_refcoco
+    from mmrefmutual_bench.synthetic.generator import generate_synthetic_refcoco
 
 ``CATEGORIES``, ``COLORS``, ``SHAPES`` and ``LOCATION_WORDS`` are the default
 variant's; every variant (``variants.py``, data only) has its own, and the oracle

@@ -48,7 +48,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from PIL import Image
 
-from ..text import normalize_expression
+from mmrefmutual.datasets.text import normalize_expression
 from .describe import ExpressionPlanner
 from .grammar import scene_object_from_ann
 from .oracle import SyntheticOracle
