@@ -3,6 +3,7 @@ from mmengine.runner import Runner
 
 from mmrefmutual.registry import RUNNERS
 from mmrefmutual.utils.checkpoint import safe_checkpoint_loading
+from mmrefmutual.utils.mmcv_compat import route_deform_attn
 
 
 @RUNNERS.register_module()
@@ -13,9 +14,17 @@ class RefRunner(Runner):
     mmengine's ``CheckpointHook`` and by mmdet's model zoo load, and a file that pickles
     any other class is refused with the class named.
 
+    It also routes mmcv's deformable attention to mmcv's PyTorch implementation on GPUs
+    without its CUDA kernel (:func:`~mmrefmutual.utils.mmcv_compat.route_deform_attn`:
+    mmcv 2.1.0 under CUDA 13), so that step 0's Mask2Former and our models run there.
+
     Configs select it with ``runner_type = 'mmrefmutual.RefRunner'`` (``configs/_base_/default_runtime.py``);
-    the safe loading applies to this runner only, not to other runners in the process.
+    both apply to the processes that run our configs, not to whoever imports the package.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        route_deform_attn()
+        super().__init__(*args, **kwargs)
 
     def train(self):
         with safe_checkpoint_loading():

@@ -135,8 +135,9 @@ def spatial_shapes_list(spatial_shapes: Tensor) -> List[Tuple[int, int]]:
 def route_deform_attn() -> None:
     """Patch mmcv's deformable attention so that GPUs without its kernel use PyTorch's.
 
-    Idempotent; applied when ``mmrefmutual`` is imported. The kernel is checked at the
-    first GPU forward, never on CPU.
+    Idempotent; applied by :class:`~mmrefmutual.engine.RefRunner` (our configs' runner) and
+    when a :class:`~mmrefmutual.models.RefMutual` is built, never by importing the package.
+    The kernel is checked at the first GPU forward, never on CPU.
     """
     msda = _msda_module()
     current = getattr(msda, _PATCHED_NAME)

@@ -133,10 +133,20 @@ def test_mmengine_loader_is_ours_only_inside_the_context():
     assert CheckpointLoader._get_checkpoint_loader('a.pth') is load_from_local
 
 
-def test_importing_the_plugin_changes_no_loader_of_mmengine():
-    code = ('import mmrefmutual, mmrefmutual.models, mmrefmutual.engine, mmrefmutual.apis\n'
+def test_importing_the_plugin_changes_no_loader_of_mmengine_and_no_op_of_mmcv():
+    code = ('import mmcv.ops.multi_scale_deform_attn as msda\n'
+            'mmcv_own = msda.MultiScaleDeformableAttnFunction\n'
+            'import mmrefmutual, mmrefmutual.models, mmrefmutual.engine, mmrefmutual.apis\n'
             'from mmrefmutual.utils import register_all_modules\n'
             'register_all_modules()\n'
+            'assert msda.MultiScaleDeformableAttnFunction is mmcv_own\n'
+            # the runner of our configs routes it (Runner's own set-up left out here)
+            'import mmengine.runner\n'
+            'mmengine.runner.Runner.__init__ = lambda self, *a, **k: None\n'
+            'from mmrefmutual.engine import RefRunner\n'
+            'RefRunner()\n'
+            'from mmrefmutual.utils.mmcv_compat import RoutedMultiScaleDeformableAttnFunction\n'
+            'assert msda.MultiScaleDeformableAttnFunction is RoutedMultiScaleDeformableAttnFunction\n'
             'from mmengine.runner.checkpoint import CheckpointLoader, load_from_local\n'
             'assert CheckpointLoader._get_checkpoint_loader("a.pth") is load_from_local\n'
             'import torch.serialization as s\n'

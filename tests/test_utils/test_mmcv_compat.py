@@ -3,9 +3,10 @@ import pytest
 import torch
 from mmcv.ops import MultiScaleDeformableAttention
 
-import mmrefmutual  # noqa: F401 (applies the routing)
 import mmcv.ops.multi_scale_deform_attn as msda
 from mmrefmutual.utils import mmcv_compat
+
+mmcv_compat.route_deform_attn()  # as RefRunner and RefMutual do
 
 
 class LooksLikeCuda(torch.Tensor):

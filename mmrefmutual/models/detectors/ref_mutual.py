@@ -13,6 +13,7 @@ from torch import Tensor
 from mmrefmutual.models.utils import (build_referee, gather_ref_targets, masks_to_boxes,
                                       zero_loss)
 from mmrefmutual.registry import MODELS
+from mmrefmutual.utils.mmcv_compat import route_deform_attn
 
 #: The referring keys of ``train_cfg`` (the rest is Mask2Former's) and their defaults:
 #: step 1 of the paper, joint training.
@@ -79,6 +80,7 @@ class RefMutual(Mask2Former):
                  train_cfg: OptConfigType = None, test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None, init_cfg: OptMultiConfig = None,
                  panoptic_fusion_head: OptConfigType = None) -> None:
+        route_deform_attn()  # GPUs without mmcv's kernel (CUDA 13): its PyTorch version
         # MaskFormer.__init__ without its fusion head (see panoptic_fusion_head above)
         BaseDetector.__init__(self, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
