@@ -248,11 +248,6 @@ class CiderD:
             raise KeyError(f'{refs!r} is not a key of the CiderD corpus; pass the reference '
                            'sentences as a list instead.') from None
 
-    def document_frequency(self, ngram: Sequence[str]) -> int:
-        """Number of corpus documents containing ``ngram`` (0 if unseen)."""
-        idx = self._ngram_ids.get(tuple(ngram))
-        return int(self._df[idx]) if idx is not None and idx < len(self._df) else 0
-
     def _count_candidate_ngrams(self, words: List[str],
                                 num_words: List[int]) -> Tuple[np.ndarray, ...]:
         """Count the n-grams of the candidates.

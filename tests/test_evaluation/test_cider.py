@@ -1,3 +1,4 @@
+import math
 import random
 
 import numpy as np
@@ -65,7 +66,6 @@ def test_ciderd_corpus_df_is_fixed_and_reused():
     alone = _pycocoevalcap([docs[k - 1000] for k in keys], batch)
     assert not np.allclose(ours, alone, atol=1e-3)
     assert scorer.num_docs == len(docs)
-    assert scorer.document_frequency(('the', )) == sum('the' in ' '.join(d).split() for d in docs)
     # repeated calls hit the cache and return identical values
     np.testing.assert_array_equal(scorer.score(batch, keys), ours)
 
@@ -84,8 +84,12 @@ def test_ciderd_references_outside_the_corpus():
     assert scorer.score(['b d'], [['b e', 'b d']])[0] == pytest.approx((1.25 + 5.0) / 2)
     # a candidate equal to its only reference (>= 4 words) gets the maximum, 10
     assert scorer.score(['x y z w'], [['x y z w']])[0] == pytest.approx(10.0)
-    # the corpus statistics did not change
-    assert scorer.num_docs == 2 and scorer.document_frequency(['d']) == 0
+    # the corpus statistics did not change: "d" (seen in references above) still has df 0
+    assert scorer.num_docs == 2
+    assert scorer.score(['b d'], [['b e']])[0] == pytest.approx(1.25)
+    # order 1: "d" tf 2 clipped to the reference's 1 (CIDEr-D), idf log 2 for d and e:
+    # log2^2 / (2 log2 * sqrt(2) log2); orders 2-4 share nothing
+    assert scorer.score(['d d'], [['d e']])[0] == pytest.approx(10 / 4 / (2 * math.sqrt(2)))
     # corpus key and the same sentences given explicitly
     assert scorer.score(['a b'], [0])[0] == pytest.approx(5.0)
     assert scorer.score(['a b'], [['a b']])[0] == pytest.approx(5.0)

@@ -4,7 +4,7 @@ import itertools
 import pytest
 import torch
 
-from mmrefmutual.models.layers import KVCache, beam_search
+from mmrefmutual.models.layers import KVCache, beam_search_loop, finish_beams
 
 BOS, EOS, PAD = 1, 2, 0
 
@@ -48,6 +48,14 @@ def reference_beam_search(step, reorder, batch_size, beam_size, max_len, bos, eo
         scores, order = scores.sort(dim=1, descending=True)
         tokens = tokens.gather(1, order[..., None].expand_as(tokens))
     return tokens, scores
+
+
+def beam_search(step, reorder, batch_size, beam_size, max_len, bos, eos, pad, device,
+                length_penalty=0.0, check_every=None):
+    """The search as the generation head runs it: the loop, then the finish."""
+    tokens, scores, steps = beam_search_loop(step, reorder, batch_size, beam_size, max_len,
+                                             bos, eos, pad, device, check_every)
+    return finish_beams(tokens, scores, steps, pad, length_penalty)
 
 
 class ToyModel:

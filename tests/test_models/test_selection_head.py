@@ -60,3 +60,12 @@ def test_padded_forward_is_the_forward():
         torch.testing.assert_close(scores, ref, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(head.predict(proposals, text, pad, cuda_graph=True), ref)
     assert head._graphs.captures == 0
+
+
+def test_graph_cache_is_emptied_when_the_head_moves():
+    """Captured graphs point at the parameters' memory: .to() / .half() make them stale."""
+    head = ProposalSelectionHead(in_channels=16, text_channels=16, num_layers=1, num_heads=2,
+                                 ffn_channels=32)
+    head._graphs._graphs['fake'] = ('graph', (), ())
+    head.float()
+    assert len(head._graphs) == 0

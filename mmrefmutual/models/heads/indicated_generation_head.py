@@ -7,13 +7,14 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmrefmutual.models.language.vocab import BOS, EOS, PAD, UNK, WordVocab
-from mmrefmutual.models.layers import (CachedTransformerDecoder, CudaGraphCache, beam_search_loop,
-                                      cuda_autocast_dtype, finish_beams, pow2_bucket)
+from mmrefmutual.models.layers import (CachedTransformerDecoder, CudaGraphCache, CudaGraphsMixin,
+                                      beam_search_loop, cuda_autocast_dtype, finish_beams,
+                                      pow2_bucket)
 from mmrefmutual.registry import MODELS
 
 
 @MODELS.register_module()
-class IndicatedGenerationHead(BaseModule):
+class IndicatedGenerationHead(CudaGraphsMixin, BaseModule):
     """Autoregressive transformer decoder over indicated object proposals.
 
     To describe proposal k, the memory is ``O + I(k)``: the positive indicator
@@ -197,7 +198,7 @@ class IndicatedGenerationHead(BaseModule):
                      check_every: Optional[int] = None) -> Tuple[Tensor, Tensor, Tensor]:
         """:func:`~mmrefmutual.models.layers.beam_search_loop` of this head."""
         memory = self.build_memory(proposals, img_inds, prop_inds)
-        # beams of a target share its memory (beam_search keeps rows within a target)
+        # beams of a target share its memory (beam_search_loop keeps rows within a target)
         memory_kvs = self.decoder.project_memory(memory)
         # positions 0 (BOS) .. max_len are decoded; EOS after max_len words is forced
         cache = self.decoder.new_cache(max_len + 1) if use_cache else None
@@ -255,11 +256,6 @@ class IndicatedGenerationHead(BaseModule):
                    beam_size, max_len, cuda_autocast_dtype())
             out = run(key, fn, target_proposals, prop_inds)
         return tuple(x[:m] for x in out)
-
-    def _apply(self, *args, **kwargs):
-        # captured graphs point at the parameters' memory: moving them makes them stale
-        self._graphs.clear()
-        return super()._apply(*args, **kwargs)
 
     def sequence_log_probs(self, proposals: Tensor, img_inds: Tensor, prop_inds: Tensor,
                            tokens: Tensor) -> Tensor:

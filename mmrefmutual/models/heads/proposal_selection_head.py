@@ -7,12 +7,13 @@ from mmdet.models.layers import MLP, DetrTransformerDecoder
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmrefmutual.models.layers import CudaGraphCache, cuda_autocast_dtype, pow2_bucket
+from mmrefmutual.models.layers import (CudaGraphCache, CudaGraphsMixin, cuda_autocast_dtype,
+                                       pow2_bucket)
 from mmrefmutual.registry import MODELS
 
 
 @MODELS.register_module()
-class ProposalSelectionHead(BaseModule):
+class ProposalSelectionHead(CudaGraphsMixin, BaseModule):
     """Scores every proposal for an expression: ``S(Y) = MLP(Decoder(O, F_Y))``.
 
     Proposals self-attend and cross-attend to the text features (mmdet's
@@ -97,11 +98,6 @@ class ProposalSelectionHead(BaseModule):
                text_feats.dtype, cuda_autocast_dtype())
         return run(key, lambda *args: (self(*args), ), proposals, text_feats,
                    text_pad_mask)[0][:m]
-
-    def _apply(self, *args, **kwargs):
-        # captured graphs point at the parameters' memory: moving them makes them stale
-        self._graphs.clear()
-        return super()._apply(*args, **kwargs)
 
     def loss(self, scores: Tensor, targets: Tensor, weights: Optional[Tensor] = None) -> dict:
         """Cross-entropy over proposals; ``weights`` (M,) scale each expression."""

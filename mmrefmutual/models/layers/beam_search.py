@@ -6,10 +6,10 @@ from torch import Tensor
 
 
 @torch.no_grad()
-def beam_search(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], None],
-                batch_size: int, beam_size: int, max_len: int, bos: int, eos: int, pad: int,
-                device: torch.device, length_penalty: float = 0.0,
-                check_every: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+def beam_search_loop(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], None],
+                     batch_size: int, beam_size: int, max_len: int, bos: int, eos: int,
+                     pad: int, device: torch.device, check_every: Optional[int] = None
+                     ) -> Tuple[Tensor, Tensor, Tensor]:
     """Beam search, batched over ``batch_size`` inputs and ``beam_size`` beams.
 
     Rows are laid out input-major: row ``b * beam_size + k`` is beam k of input b,
@@ -20,7 +20,8 @@ def beam_search(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], No
     vocabulary masks are built once, and whether every beam has ended is read back
     only every ``check_every`` steps. Steps run after the end change nothing (the
     state is kept as it was), so the result does not depend on ``check_every``.
-    It is :func:`beam_search_loop` followed by :func:`finish_beams`.
+    :func:`finish_beams` then cuts and ranks the beams (one read from the device): the two
+    are split so that the loop alone can be captured as a CUDA graph (``check_every=0``).
 
     Args:
         step (callable): ``step(tokens)`` gets all tokens so far, Long
@@ -36,29 +37,10 @@ def beam_search(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], No
         eos (int): End token id.
         pad (int): Padding id, never generated; follows EOS in the output.
         device (torch.device): Device of the tokens.
-        length_penalty (float): Final scores are ``logp / length ** length_penalty``.
         check_every (int, optional): Steps between checks for the end of every
             beam. Default: 1 on CPU (a check costs nothing there), 4 elsewhere (a
             check waits for the device to finish the queued steps). 0: never check,
             run all ``max_len + 1`` steps (what a CUDA graph can capture).
-
-    Returns:
-        tuple[Tensor, Tensor]: tokens (B, beam, T) without BOS, best first, padded
-        with ``pad`` after EOS, T the number of steps until every beam ended, and
-        their scores (B, beam).
-    """
-    tokens, scores, steps = beam_search_loop(step, reorder, batch_size, beam_size, max_len,
-                                             bos, eos, pad, device, check_every)
-    return finish_beams(tokens, scores, steps, pad, length_penalty)
-
-
-@torch.no_grad()
-def beam_search_loop(step: Callable[[Tensor], Tensor], reorder: Callable[[Tensor], None],
-                     batch_size: int, beam_size: int, max_len: int, bos: int, eos: int,
-                     pad: int, device: torch.device, check_every: Optional[int] = None
-                     ) -> Tuple[Tensor, Tensor, Tensor]:
-    """The steps of :func:`beam_search` (same arguments), without reading anything
-    back from the device when ``check_every`` is 0.
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: tokens (B, beam, max_len + 1) without BOS,

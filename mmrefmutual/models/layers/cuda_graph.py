@@ -113,6 +113,16 @@ class CudaGraphCache:
         return graph, static_inputs, tuple(static_outputs)
 
 
+class CudaGraphsMixin:
+    """For modules that replay their own CUDA graphs: ``self._graphs`` (a
+    :class:`CudaGraphCache`) is emptied whenever the module's tensors move or change type
+    (``.to()``, ``.cuda()``, ``.half()``...), since captured graphs point at their memory."""
+
+    def _apply(self, *args, **kwargs):
+        self._graphs.clear()
+        return super()._apply(*args, **kwargs)
+
+
 def cuda_autocast_dtype() -> Optional[torch.dtype]:
     """The dtype of CUDA autocast where it is on, else None: part of a graph's key."""
     return torch.get_autocast_dtype('cuda') if torch.is_autocast_enabled('cuda') else None
