@@ -1,24 +1,7 @@
-# Swin-B variant (paper appendix C, Table 9): only the backbone changes.
-_base_ = './refcoco_step1_joint.py'
-depths = [2, 2, 18, 2]
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='SwinTransformer',
-        pretrain_img_size=384,
-        embed_dims=128,
-        depths=depths,
-        num_heads=[4, 8, 16, 32],
-        window_size=12,
-        mlp_ratio=4,
-        qkv_bias=True,
-        qk_scale=None,
-        drop_rate=0.,
-        attn_drop_rate=0.,
-        drop_path_rate=0.3,
-        patch_norm=True,
-        out_indices=(0, 1, 2, 3),
-        with_cp=False,
-        convert_weights=True,
-        init_cfg=None),
-    panoptic_head=dict(in_channels=[128, 256, 512, 1024]))
+# Swin-B variant (paper appendix C, Table 9) of refcoco_step1_joint.py: only the backbone changes.
+# 8 GPUs x 1 image: tools/dist_train.sh configs/mutual/refcoco_step1_joint_swin-b.py 8
+_base_ = [
+    '../_base_/models/refmutual_swin-b.py', '../_base_/datasets/refcoco.py',
+    '../_base_/schedules/step1_joint_90k.py', '../_base_/default_runtime.py'
+]
+model = dict(generation_head=dict(vocab={{_base_.vocab_file}}))

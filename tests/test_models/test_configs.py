@@ -246,12 +246,22 @@ def test_config_builds(path, tmp_path):
     assert row_values(cfg, model, step) == expected
 
 
-def test_swin_configs_share_one_backbone():
-    """configs/mutual/refcoco_step1_joint_swin-b.py states the backbone itself."""
-    leaf = Config.fromfile(osp.join(REPO, 'configs', 'mutual', 'refcoco_step1_joint_swin-b.py'))
+@pytest.mark.parametrize('leaf', sorted(glob.glob(osp.join(REPO, 'configs', 'mutual',
+                                                         'refcoco*_swin-b.py'))))
+def test_swin_configs_differ_from_r101_in_the_backbone_only(leaf):
+    """Each Swin-B config is its R-101 config with the backbone (one definition, in
+    _base_/models/refmutual_swin-b.py) and the channels read from it changed."""
+    swin = Config.fromfile(leaf)
+    r101 = Config.fromfile(leaf.replace('_swin-b.py', '.py'))
     base = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'models', 'refmutual_swin-b.py'))
-    assert leaf.model.backbone == base.model.backbone
-    assert leaf.model.panoptic_head == base.model.panoptic_head
+    assert swin.model.backbone == base.model.backbone
+    assert swin.model.backbone.type == 'SwinTransformer'
+    for cfg in (swin, r101):
+        cfg.model.pop('backbone')
+        cfg.model.panoptic_head.pop('in_channels')
+    assert swin.model.to_dict() == r101.model.to_dict()
+    assert swin.train_dataloader.to_dict() == r101.train_dataloader.to_dict()
+    assert swin.param_scheduler == r101.param_scheduler
 
 
 def fake_sample(height: int, width: int) -> dict:

@@ -26,6 +26,10 @@ def test_mmdet_mask2former_config_resolves_in_our_scope():
     m2f.panoptic_head.type = 'Mask2FormerHead'
     for key in ('text_encoder', 'selection_head', 'generation_head'):
         m2f.pop(key)
+    # mmdet's Mask2Former needs the fusion head our model does without
+    m2f.panoptic_fusion_head = dict(type='MaskFormerFusionHead',
+                                    num_things_classes=base.num_things_classes,
+                                    num_stuff_classes=0)
     model = MODELS.build(m2f)
     assert type(model) is Mask2Former
     assert isinstance(model.backbone, ResNet)

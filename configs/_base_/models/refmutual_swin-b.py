@@ -1,6 +1,5 @@
 # The paper's model with a Swin-B backbone (appendix C, Table 9): only the backbone and the
-# channels the extractor reads from it change (as configs/mutual/refcoco_step1_joint_swin-b.py,
-# whose backbone tests/test_models/test_configs.py keeps equal to this one).
+# channels the extractor reads from it change; every *_swin-b.py config takes its backbone from here.
 # The paper's Swin-B is pre-trained on ImageNet-22K; as for ResNet-101, the COCO-trained
 # Mask2Former is loaded with `load_from`.
 _base_ = './refmutual_r101.py'
