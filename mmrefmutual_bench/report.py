@@ -1,6 +1,9 @@
 """The report of the embedded default (``tools/run_embedded.py``): tables in the paper's
 layout, training curves and example overlays, as ``report.md`` and a self-contained
-``report.html`` (images inlined)."""
+``report.html`` (images inlined).
+
+(One report, one file: every section reads the same phase results and summary.)
+"""
 import json
 import os.path as osp
 import textwrap

@@ -1,7 +1,7 @@
 # Step 3's pool and protected files on the built-in synthetic benchmark (tiny configs): the
 # instances of the generator's images without refs; the paper's values (3 expressions,
 # area >= 32^2, weight 0.1) are GenerationSupervision's defaults.
-step2_checkpoint = 'work_dirs/synthetic_step2_rl_tiny/iter_1000.pth'
+step2_checkpoint = 'work_dirs/synthetic_step2_rl_tiny/iter_400.pth'
 synthetic_generation_supervision = dict(
     checkpoint=step2_checkpoint,
     unannotated=dict(type='UnannotatedInstanceDataset', data_root='data/synthetic/',

@@ -1,14 +1,8 @@
 # Step 1 (joint training) of the tiny CPU model on the built-in synthetic benchmark, from
-# the extractor pre-trained by synthetic_step0_extractor_tiny.py (as the paper's step 1
-# starts from a Mask2Former pre-trained on COCO): the embedded default (README).
-# Why this recipe (measured on val of the embedded default's low-label benchmark, 1,000
-# iterations; "named": REG's head noun is the target's shape; see README):
-# - from scratch, per-ref samples, lr 3e-4: mIoU 32.9, named 32 %; REG wrote the same
-#   expression for every proposal of an image: Mask2Former had not learned the shapes yet
-#   (class loss near chance), so the proposals told REG nothing;
-# - + one sample per image (all its refs): mIoU 39.4, named 32 %;
-# - + a pre-trained extractor (lr 3e-4): mIoU 45.7, named 46 %;
-# - + lr 1e-3 for pre-training and step 1: mIoU 57.9, named 88 % at 750 iterations.
+# the extractor pre-trained by synthetic_step0_extractor_tiny.py, as the paper's step 1
+# starts from a Mask2Former pre-trained on COCO: REG can only tell objects apart once the
+# proposals know the shapes. Schedule: the main job's (tools/run_embedded.py) step 1.
+# Why these values, with the measurements behind them: docs/choices.md (the tiny CPU recipe).
 _base_ = [
     '../_base_/models/refmutual_r18_tiny.py', '../_base_/datasets/synthetic_refcoco.py',
     '../_base_/schedules/step1_joint_90k.py', '../_base_/tiny_cpu_runtime.py'

@@ -17,9 +17,9 @@ custom_hooks = [
          generation_supervision=dict(_base_.generation_supervision,
                                      **_base_.synthetic_generation_supervision))
 ]
-max_iters = 1000
+max_iters = 600  # the main job's
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 optim_wrapper = dict(
-    optimizer=dict(lr=1e-4),
+    optimizer=dict(lr=1e-4),  # step 2's: it continues from step 2's weights
     paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=1.0, decay_mult=1.0)}))
 param_scheduler = dict(end=max_iters, milestones=[int(max_iters * 2 / 3), int(max_iters * 8 / 9)])

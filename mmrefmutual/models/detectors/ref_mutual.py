@@ -1,4 +1,8 @@
-"""RefMutual: Mask2Former proposals + proposal selection (RES) + indicated generation (REG)."""
+"""RefMutual: Mask2Former proposals + proposal selection (RES) + indicated generation (REG).
+
+(The paper's one model: both tasks' losses and predictions share its proposals, so they live
+in one class; a fifth of the file is the documented arguments: hence its length.)
+"""
 import copy
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
