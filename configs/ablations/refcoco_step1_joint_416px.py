@@ -4,10 +4,8 @@
 # the 1024 row is the main chain (long side 1024, padded to a multiple of 32).
 _base_ = '../mutual/refcoco_step1_joint.py'
 image_size = 416  # paper
-resize = dict(type='Resize', scale=(image_size, image_size), keep_ratio=True)
-# the Resize of the base pipelines is their third transform
-train_pipeline = _base_.train_pipeline[:2] + [resize] + _base_.train_pipeline[3:]
-test_pipeline = _base_.test_pipeline[:2] + [resize] + _base_.test_pipeline[3:]
+train_pipeline = _base_.sized_pipelines['416px'].train  # see _base_/datasets/refcoco.py
+test_pipeline = _base_.sized_pipelines['416px'].test
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

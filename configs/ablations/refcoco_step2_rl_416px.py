@@ -3,10 +3,8 @@
 # refcoco_step3_gensup_416px.py.
 _base_ = '../mutual/refcoco_step2_rl.py'
 image_size = 416  # paper
-# as refcoco_step1_joint_416px.py
-resize = dict(type='Resize', scale=(image_size, image_size), keep_ratio=True)
-train_pipeline = _base_.train_pipeline[:2] + [resize] + _base_.train_pipeline[3:]
-test_pipeline = _base_.test_pipeline[:2] + [resize] + _base_.test_pipeline[3:]
+train_pipeline = _base_.sized_pipelines['416px'].train  # see _base_/datasets/refcoco.py
+test_pipeline = _base_.sized_pipelines['416px'].test
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

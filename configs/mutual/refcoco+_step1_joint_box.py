@@ -3,11 +3,8 @@
 # are given boxes; REG is evaluated from the given box. Step 2 of this model:
 # refcoco+_step2_rl_box.py (REG reported there: testA, testB).
 _base_ = './refcoco+_step1_joint.py'
-# BoxToMask right after LoadAnnotations (the base pipelines' second transform). The referred
-# objects' evaluation masks stay the true ones (PackRefInputs reads the annotations).
-# Our choice: the test pipeline too, so that the box model never sees a mask.
-train_pipeline = _base_.train_pipeline[:2] + [dict(type='BoxToMask')] + _base_.train_pipeline[2:]
-test_pipeline = _base_.test_pipeline[:2] + [dict(type='BoxToMask')] + _base_.test_pipeline[2:]
+train_pipeline = _base_.box_train_pipeline  # see _base_/datasets/refcoco.py
+test_pipeline = _base_.box_test_pipeline
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -2,9 +2,8 @@
 # model of refcoco+_step1_joint_box.py (Mask2Former trained on box-shaped masks); REG from the
 # given box.
 _base_ = './refcoco+_step2_rl.py'
-# as refcoco+_step1_joint_box.py
-train_pipeline = _base_.train_pipeline[:2] + [dict(type='BoxToMask')] + _base_.train_pipeline[2:]
-test_pipeline = _base_.test_pipeline[:2] + [dict(type='BoxToMask')] + _base_.test_pipeline[2:]
+train_pipeline = _base_.box_train_pipeline  # see _base_/datasets/refcoco.py
+test_pipeline = _base_.box_test_pipeline
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -24,6 +24,22 @@ test_pipeline = [
     dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
     dict(type='PackRefInputs')
 ]
+# Pipeline variants of the paper's other table rows, defined once here, next to what they change
+# (the leaf configs pick them: train_dataloader = dict(dataset=dict(pipeline=...))):
+# Table 1 "Box" rows: the extractor trains on box-shaped masks (BoxToMask right after
+# LoadAnnotations); the referred objects' evaluation masks stay the true ones (PackRefInputs
+# reads the annotations). Our choice: the test pipeline too, so the box model never sees a mask.
+box_train_pipeline = train_pipeline[:2] + [dict(type='BoxToMask')] + train_pipeline[2:]
+box_test_pipeline = test_pipeline[:2] + [dict(type='BoxToMask')] + test_pipeline[2:]
+# Table 8 (RES at 416 x 416 and 640 x 640): the long side resized to the size (Resize is the
+# third transform); the short side is padded to it by the data preprocessor (pad_size_divisor)
+sized_pipelines = {
+    f'{size}px': dict(
+        train=train_pipeline[:2] + [dict(type='Resize', scale=(size, size), keep_ratio=True)] +
+        train_pipeline[3:],
+        test=test_pipeline[:2] + [dict(type='Resize', scale=(size, size), keep_ratio=True)] +
+        test_pipeline[3:]) for size in (416, 640)
+}
 train_dataloader = dict(
     batch_size=1,
     num_workers=2,
