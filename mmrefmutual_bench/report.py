@@ -16,6 +16,7 @@ import pycocotools.mask as mask_utils
 from mmrefmutual.datasets.safe_pickle import safe_load_pickle
 from mmrefmutual.visualization import RefLocalVisualizer
 from .markdown_html import write_markdown_and_html
+from .study_stats import place_in_study
 
 REG_COLUMNS = [('Meteor', 'Meteor', '{:.3f}'), ('CIDEr', 'CIDEr', '{:.3f}'),
                ('Rb-Acc', 'Rb-Acc', '{:.1f}'), ('Oracle unamb. %', 'Oracle unamb.', '{:.1f}'),
@@ -314,14 +315,38 @@ def _subset_sentence(settings: dict) -> str:
             'evaluation splits are those of the full data.' if n else '')
 
 
+def study_lines(placement: Optional[dict], study_name: str) -> List[str]:
+    """The section that places this run among the seeds of a study of its settings."""
+    if not placement:
+        return []
+    rows = [['figure', 'this run', 'study: mean [95 % CI]', 'study: seeds (min to max)',
+             'seeds below this run']]
+    for p in placement.values():
+        fmt = p['fmt']
+        ci = (f' [{fmt.format(p["low"])}, {fmt.format(p["high"])}]'
+              if p['low'] is not None else '')
+        rows.append([p['label'], fmt.format(p['run']), fmt.format(p['mean']) + ci,
+                     f'{fmt.format(p["min"])} to {fmt.format(p["max"])}',
+                     f'{p["rank"]} of {p["n"]}'])
+    n = max(p['n'] for p in placement.values())
+    return [f'## This run among the seeded study ({study_name}, {n} seeds)', '',
+            'One run is one draw: the study runs this job\'s settings for several seeds '
+            '(data and initialisation), and only its intervals support a claim.', '',
+            _table(rows), '']
+
+
 def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Dict[str, dict],
                  budget: Dict[str, float], peak_rss_gib: float, settings: dict,
-                 gate: Optional[Sequence[dict]] = None) -> dict:
+                 gate: Optional[Sequence[dict]] = None, study: Optional[dict] = None,
+                 study_name: str = '') -> dict:
     """Write ``report.md``, ``report.html`` and the PNGs into ``work_dir``.
 
     Args:
         gate (Sequence[dict], optional): The learning gate's figures (``figure``,
             ``value``, ``rule``, ``threshold``, ``passed``), shown in a section of their own.
+        study (dict, optional): ``study.json`` of a seeded study of these settings: the
+            report says where this run falls among its seeds (:func:`place_in_study`).
+        study_name (str): How the report names that study (its folder).
 
     Returns:
         dict: paths of ``markdown``, ``html``, ``curves``, ``examples`` and ``summary``
@@ -335,6 +360,9 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
     example_png = draw_examples(data_root, examples, osp.join(work_dir, 'examples.png'))
     tables = results_tables(results, splits)
     found = effects(results, splits)
+    record = dict(results=results, effects=found, budget=budget, peak_rss_gib=peak_rss_gib,
+                  settings=settings, gate=list(gate or []))
+    placement = place_in_study(record, study) if study else None
     total = sum(budget.values())
     budget_line = (f'wall time {total / 60:.1f} min (' + ', '.join(
         f'{k} {v:.0f} s' for k, v in budget.items()) + f'); peak RSS {peak_rss_gib:.2f} GiB')
@@ -367,6 +395,7 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
         'grammar says the expression fits exactly its object. "Names the shape": its head noun '
         'is the object\'s shape. The control trains the step-3 iterations from the same '
         'checkpoint on the human refs only.', '',
+        *study_lines(placement, study_name),
         '## REG (paper Table 1 / 3 layout)', '', tables['REG'], '',
         '## RES (paper Table 4 / 6 layout)', '', tables['RES'], '',
         '## Training curves', '', '![curves](curves.png)', '',
@@ -375,8 +404,7 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
     md_file, html_file = write_markdown_and_html(md, work_dir, 'report', 'mmrefmutual report')
     summary = osp.join(work_dir, 'summary.json')
     with open(summary, 'w') as f:
-        json.dump(dict(results=results, effects=found, budget=budget,
-                       peak_rss_gib=peak_rss_gib, settings=settings, gate=list(gate or [])),
-                  f, indent=1)
+        json.dump(dict(record, study=dict(name=study_name, placement=placement)
+                       if placement else None), f, indent=1)
     return dict(markdown=md_file, html=html_file, curves=curves, examples=example_png,
                 summary=summary)

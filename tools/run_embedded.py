@@ -30,6 +30,9 @@ from typing import Dict, List, Optional, Sequence
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PY = sys.executable
 CONFIGS = osp.join(REPO, 'configs', 'mutual')
+#: The seeded study of the embedded default (tools/run_study.py), committed: the report
+#: places a run of the same settings among its seeds.
+STUDY_DIR = osp.join('docs', 'study', 'default')
 #: Learning-gate thresholds of the full job; chosen from measured runs (see docs/study.md).
 #: Seed 0 of the full job (2026-12-04): step-0 class loss 1.95 (it sits at 3.3-3.5 until the
 #: shapes are learned, as it ended on a benchmark the recipe failed on), step 1 names the
@@ -334,6 +337,23 @@ class Job:
         return dict(results=osp.join(out, 'test_results.json'), dir=out)
 
 
+def study_of(settings: dict, study_dir: str = STUDY_DIR) -> Optional[dict]:
+    """The committed study's ``study.json`` when its default runs had these settings
+    (whatever the seed and the gate), else None."""
+    path = osp.join(REPO, study_dir, 'study.json')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        study = json.load(f)
+    items = study.get('settings', {}).get('default')
+    if items is None:
+        return None
+    theirs = resolve_settings('--quick' in study.get('command', '').split(), items)
+    ignore = ('seed', ) + GATE_SETTINGS
+    same = all(settings.get(k) == v for k, v in theirs.items() if k not in ignore)
+    return study if same else None
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/embedded')
@@ -473,6 +493,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     def report():
         from mmrefmutual_bench.report import write_report
+        study = study_of(s)
         budget = {name: round(job.state[name]['seconds']) for name in phases
                   if name in job.state}  # (not this report itself)
         rss = max([peak_rss_gib()] + [job.state[name].get('peak_rss_gib', 0)
@@ -480,7 +501,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         os.makedirs(out_dir, exist_ok=True)
         return write_report(out_dir, job.data_root, dict(
             step1=step1, referee=referee, step2=step2, step3=step3, control=control),
-            evals, budget, rss, s, gate=gate)
+            evals, budget, rss, s, gate=gate, study=study, study_name=STUDY_DIR)
 
     outputs = phase(names['report'], dict(s, time=time.time()), report)
     total = time.perf_counter() - start
