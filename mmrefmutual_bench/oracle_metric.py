@@ -1,21 +1,20 @@
 """The synthetic benchmark's own REG measures: what its oracle says of a generated text."""
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 import numpy as np
-from mmengine.evaluator import BaseMetric
 from mmengine.fileio import load
 
 from mmrefmutual.evaluation.metrics.reg_metric import REGMetric
-from mmrefmutual.evaluation.metrics.utils import get_field, to_numpy
 from mmrefmutual.registry import METRICS
 
 
 @METRICS.register_module()
-class SyntheticOracleMetric(BaseMetric):
+class SyntheticOracleMetric(REGMetric):
     """Whether each generated expression fits exactly its object, by the benchmark's oracle.
 
     It runs as its own entry of ``val_evaluator`` / ``test_evaluator``, after ``REGMetric``
-    and on the same samples. Its names share ``REGMetric``'s prefix ``reg/`` (they are
+    and on the same samples; it keeps ``REGMetric``'s records (one per sample) and scores
+    them with the oracle instead of METEOR / CIDEr. Its names share ``REGMetric``'s prefix ``reg/`` (they are
     columns of the REG table, ``mmrefmutual.evaluation.table``) and differ from its names,
     so mmengine's ``Evaluator`` merges both without a clash, in the order of the list.
 
@@ -45,33 +44,11 @@ class SyntheticOracleMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
-        super().__init__(
-            collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        # REGMetric's records (its process()), scored by the oracle instead of captioning
+        super().__init__(collect_device=collect_device, prefix=prefix,
+                         collect_dir=collect_dir, caption_metrics=False)
         self.ann_file = ann_file
         self._oracle = None
-
-    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        """Keep the generated expression of every referred object with its ids.
-
-        Exactly one entry is appended per data sample: mmengine's ``collect_results``
-        truncates the gathered list to the dataset size (number of samples).
-
-        Args:
-            data_batch (Any): A batch of data from the dataloader (unused).
-            data_samples (Sequence[dict]): Data samples (as dicts) holding ``gt_refs`` and
-                ``pred_refs``.
-        """
-        for data_sample in data_samples:
-            gt_refs = get_field(data_sample, 'gt_refs')
-            texts = get_field(get_field(data_sample, 'pred_refs'), 'texts')
-            ref_ids = to_numpy(get_field(gt_refs, 'ref_ids'), np.int64).reshape(-1)
-            ann_ids = to_numpy(get_field(gt_refs, 'ann_ids'), np.int64).reshape(-1)
-            assert len(texts) == len(ref_ids), (
-                f'{len(texts)} generated expressions for {len(ref_ids)} referred objects')
-            self.results.append(dict(
-                image_id=int(get_field(data_sample, 'img_id', -1)),
-                refs=[dict(ref_id=int(ref_id), ann_id=int(ann_ids[j]), expression=str(texts[j]))
-                      for j, ref_id in enumerate(ref_ids)]))
 
     def _build_oracle(self) -> Any:
         """Load the oracle once."""
@@ -105,7 +82,7 @@ class SyntheticOracleMetric(BaseMetric):
             Dict[str, float]: ``oracle_unambiguity`` and ``category_named`` (nothing when
             no object was referred; ``REGMetric`` warns then).
         """
-        records = REGMetric._flatten(results)  # the records REGMetric scores
+        records = self._flatten(results)  # one per ref_id, as REGMetric scores
         if not records:
             return {}
         oracle = self._build_oracle()
