@@ -55,3 +55,12 @@ def test_the_main_job_compares_only_with_a_study_of_its_settings(tmp_path):
     assert embedded.study_of(dict(full, step2_iters=200), study_dir=str(tmp_path)) is None
     quick = embedded.resolve_settings(True, [])
     assert embedded.study_of(quick, study_dir=str(tmp_path)) is None
+
+
+def test_the_committed_studies_serve_the_runs_of_their_settings():
+    for items, name in (([], 'default'), (['variant=alt'], 'alt')):
+        settings = dict(embedded.resolve_settings(False, items), seed=3)
+        assert [d for d in embedded.STUDY_DIRS if embedded.study_of(settings, d)] == [
+            osp.join('docs', 'study', name)]
+    other = embedded.resolve_settings(False, ['step2_iters=200'])
+    assert not [d for d in embedded.STUDY_DIRS if embedded.study_of(other, d)]
