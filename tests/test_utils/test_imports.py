@@ -35,6 +35,12 @@ def _imports(path):
                 yield node.module
 
 
+def _python(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter on this checkout."""
+    return subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=REPO))
+
+
 def test_every_module_imports_on_its_own():
     # what is not ours (torch, mmcv, mmengine, mmdet) is imported once; each module of ours
     # is then imported in a fork of that interpreter, which holds nothing of ours yet
@@ -62,8 +68,7 @@ def test_every_module_imports_on_its_own():
         '        failed.append(message or name)',
         'print("\\n".join(failed))',
         'sys.exit(1 if failed else 0)'])
-    run = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
-                         text=True, env=dict(os.environ, PYTHONPATH=REPO))
+    run = _python(code)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
 
@@ -78,8 +83,7 @@ def test_engine_never_imports_the_api():
     assert offenders == [], offenders
     code = ('import sys, mmrefmutual.engine, mmrefmutual.engine.generation_supervision\n'
             'assert not [m for m in sys.modules if m.startswith("mmrefmutual.apis")]\n')
-    run = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
-                         text=True, env=dict(os.environ, PYTHONPATH=REPO))
+    run = _python(code)
     assert run.returncode == 0, run.stderr[-2000:]
 
 
@@ -105,6 +109,5 @@ def test_library_never_imports_the_bench():
         'register_all_modules()',
         'bench = [m for m in sys.modules if m.split(".")[0] == "mmrefmutual_bench"]',
         'assert not bench, bench'])
-    run = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
-                         text=True, env=dict(os.environ, PYTHONPATH=REPO))
+    run = _python(code)
     assert run.returncode == 0, run.stderr[-2000:]
