@@ -23,17 +23,29 @@ equal probability, so training sees both. The other images form the pool of
 unreferred instances (for generation supervision): their annotations are only in
 ``coco/annotations/instances_train2014.json``.
 
-Variants (``variant='alt'``, :mod:`.variants`): the same scenes, splits and grammar
-with other shapes, colours, words and image side. A variant's categories and
-``attributes`` carry its own shape and colour names, and its json files record
-``info['variant']`` and ``info['lexicon']`` (phrase -> ``[symbol, value]``), from
-which :class:`~.oracle.SyntheticOracle` parses its expressions. The default variant
-writes neither key.
+Variants (``variant='alt'``, ``'rough'``, :mod:`.variants`): the same scene
+statistics, splits and grammar with other shapes, colours, words and image side. A
+variant's categories and ``attributes`` carry its own shape and colour names, and
+its json files record ``info['variant']`` and ``info['lexicon']`` (phrase ->
+``[symbol, value]``), from which :class:`~.oracle.SyntheticOracle` parses its
+expressions. The default variant writes neither key.
 
-Determinism: every image draws from its own generator seeded by ``(seed, image
-index)`` and the split plan from one seeded by ``seed`` alone, and ids are given
-in image order after all images are made, so the files are byte-identical for a
-seed whatever the number of worker processes.
+``'rough'`` also roughens the images: each draws its own side in
+``Variant.img_sizes`` (144-224 px; each image record's ``height``/``width`` is its
+own side, ``info['img_size']`` the largest side and ``info['img_sizes']`` the
+range), its objects are relatively smaller, and a high-contrast background,
+Gaussian noise and a JPEG round trip (the decoded pixels are saved, still as
+``.png``) degrade the pixels. Its masks and polygons stay the exact geometric
+ones, so for it alone the painted pixels no longer equal the masks bit for bit.
+An explicit ``img_size`` fixes every side (no ``info['img_sizes']`` then).
+
+Determinism: every image draws its scene and sentences from its own generator
+seeded by ``(seed, 1, image index)``, what only photometric variants have (the
+side, the contrast background, noise, JPEG quality) from a second one seeded by
+``(seed, 2, image index)`` (never made for the other variants, so their files
+are those they always were), and the split plan from one seeded by ``seed``
+alone; ids are given in image order after all images are made, so the files are
+byte-identical for a seed whatever the number of worker processes.
 """
 import json
 import math
@@ -143,8 +155,9 @@ def _make_image(index: int, split: Optional[str], theme: str, cfg: dict) -> dict
         index (int): 0-based image index (seeds the image's generator).
         split (str, optional): Its split, None for a pool image (no refs).
         theme (str): ``'A'`` or ``'B'``.
-        cfg (dict): ``out_dir``, ``img_size``, ``seed``, ``min_objects``,
-            ``max_objects``, ``variant`` (name).
+        cfg (dict): ``out_dir``, ``img_size`` (None: a side drawn in the
+            variant's ``img_sizes``), ``seed``, ``min_objects``, ``max_objects``,
+            ``variant`` (name).
 
     Returns:
         dict: ``image`` record, ``annotations``, ``split`` and ``refs``
@@ -154,9 +167,16 @@ def _make_image(index: int, split: Optional[str], theme: str, cfg: dict) -> dict
     variant = get_variant(cfg['variant'])
     image_id = index + 1
     rng = np.random.default_rng([cfg['seed'], 1, index])
+    # Only a photometric variant gets a second generator: the others' streams, hence
+    # their files, stay exactly as they were.
+    photo_rng = np.random.default_rng([cfg['seed'], 2, index]) if variant.photometric else None
+    if variant.img_sizes is not None:
+        # drawn even when img_size is fixed: the rest of photo_rng does not depend on it
+        side = int(photo_rng.integers(variant.img_sizes[0], variant.img_sizes[1] + 1))
+        img_size = side if img_size is None else img_size
     num_objects = int(rng.integers(cfg['min_objects'], cfg['max_objects'] + 1))
     specs = sample_objects(rng, img_size, theme, num_objects, variant=variant)
-    scene = render_scene(specs, img_size, rng)
+    scene = render_scene(specs, img_size, rng, variant=variant, photo_rng=photo_rng)
     file_name = FILE_NAME.format(image_id)
     Image.fromarray(scene.image).save(
         osp.join(cfg['out_dir'], IMAGE_DIR, file_name), format='PNG', compress_level=1)
@@ -293,7 +313,9 @@ def generate_synthetic_refcoco(out_dir: str,
             ``[0, 1]``; the others form the unreferred pool. Defaults to 0.25
             (about RefCOCO's share of COCO train2014).
         img_size (int, optional): Side of the square images. Defaults to the
-            variant's (128 for ``'default'``, 160 for ``'alt'``).
+            variant's (128 for ``'default'``, 160 for ``'alt'``; for ``'rough'``
+            each image draws its own side in 144-224). Given, it fixes the side
+            of every image, for ``'rough'`` too.
         seed (int): Non-negative seed; the same seed gives byte-identical files.
             Defaults to 0.
         min_objects (int): Fewest objects drawn per scene (a few may then not
@@ -305,7 +327,9 @@ def generate_synthetic_refcoco(out_dir: str,
             count and ``num_images``. The output does not depend on it.
         variant (str): ``'default'`` or another name of
             :data:`~.variants.VARIANTS` (``'alt'``: other shapes, colours, words
-            and image side; see :mod:`.variants`). Defaults to ``'default'``.
+            and image side; ``'rough'``: others again, more synonyms, and rougher
+            images of varying side; see :mod:`.variants`). Defaults to
+            ``'default'``.
 
     Returns:
         dict: Counts: ``images``, ``ref_images`` and ``pool_images``,
@@ -314,7 +338,10 @@ def generate_synthetic_refcoco(out_dir: str,
         ``refcoco`` and ``refcoco+``).
     """
     spec = get_variant(variant)
-    img_size = spec.img_size if img_size is None else img_size
+    # None for a variant with a range of sides: each image draws its own.
+    sides = spec.img_sizes if img_size is None else None
+    if img_size is None and sides is None:
+        img_size = spec.img_size
     if num_images < 1:
         raise ValueError(f'num_images must be positive, got {num_images}')
     if not 0.0 <= ref_image_ratio <= 1.0:
@@ -322,7 +349,7 @@ def generate_synthetic_refcoco(out_dir: str,
     if not 1 <= min_objects <= max_objects < ANN_ID_BASE:
         raise ValueError(f'need 1 <= min_objects <= max_objects < {ANN_ID_BASE}, got '
                          f'{min_objects}, {max_objects}')
-    if img_size < 32:
+    if img_size is not None and img_size < 32:
         raise ValueError(f'img_size must be at least 32, got {img_size}')
     if seed < 0:
         raise ValueError(f'seed must be non-negative, got {seed}')
@@ -347,9 +374,13 @@ def generate_synthetic_refcoco(out_dir: str,
     else:
         results = [r for chunk in map(_make_chunk, chunks) for r in chunk]
 
+    # With a range of sides, img_size records the largest and img_sizes the range.
+    sizes_info = {} if sides is None else dict(img_sizes=list(sides))
     info = dict(description='mmrefmutual synthetic referring benchmark (RefCOCO layout)',
                 version='1.0', seed=seed, num_images=num_images,
-                ref_image_ratio=ref_image_ratio, img_size=img_size, **_variant_info(spec))
+                ref_image_ratio=ref_image_ratio,
+                img_size=img_size if sides is None else max(sides), **sizes_info,
+                **_variant_info(spec))
     categories = [dict(c) for c in spec.categories]
     all_anns = [a for r in results for a in r['annotations']]
     _write_text(_dumps(dict(info=info, licenses=[], images=[r['image'] for r in results],

@@ -9,7 +9,15 @@ exactly those rasters (later objects over earlier ones). So the mask a consumer
 decodes from an annotation (the stored polygon for an unoccluded object, the RLE
 of the visible pixels for an occluded one) is the set of pixels painted with
 that object's colour, bit for bit.
+
+Except for a variant with photometric roughness (``'rough'``: ``noise_std`` and
+``jpeg_quality`` of :class:`~.variants.Variant`): its objects are painted from the
+same rasters, then Gaussian noise and a JPEG round trip degrade the whole image
+(colours vary inside an object and bleed a pixel or two across its border). Its
+masks stay the exact geometric ones, the painted pixels no longer equal them bit
+for bit.
 """
+import io
 import math
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
@@ -20,9 +28,10 @@ from PIL import Image
 from .grammar import SIZES
 from .variants import DEFAULT, VARIANTS, Variant
 
-#: Equal-area radius of each size class, as a fraction of the image side (each
-#: class has about 2.4x the area of the previous one, so sizes are obvious).
-SIZE_RADIUS = {'small': 0.065, 'medium': 0.1, 'large': 0.145}
+#: Equal-area radius of each size class, as a fraction of the image side: the
+#: default variant's (each variant has its own, :attr:`~.variants.Variant.size_radius`).
+SIZE_RADIUS = DEFAULT.size_radius
+
 #: Share of a scene's shapes drawn from its theme group (``Variant.themes``; the
 #: testA / testB split uses the themes).
 THEME_WEIGHT = 0.75
@@ -39,6 +48,15 @@ CRESCENT_INNER = (0.8, 0.5)
 #: (relative to the half-length).
 ARROW_HEAD, ARROW_SHAFT, ARROW_HEAD_LENGTH = 0.7, 0.3, 0.8
 HEART_VERTICES = 40
+#: Width of an oval relative to its height (it stands upright, like an egg).
+OVAL_ASPECT = 0.6
+#: Height of a rectangle relative to its width (it lies flat, like a bar).
+RECTANGLE_ASPECT = 0.5
+#: Chevron pointing up: vertical thickness of its arms, relative to their
+#: horizontal reach (centre to tip).
+CHEVRON_THICKNESS = 0.7
+#: Tee: height of its bar and width of its stem, relative to the bar's width.
+TEE_BAR, TEE_STEM = 0.28, 0.28
 #: Shapes that look the same at any angle: drawn unrotated.
 UNROTATED = frozenset({'circle'})
 
@@ -131,6 +149,26 @@ def _unit_vertices(shape: str) -> np.ndarray:
         x = 16 * np.sin(t)**3
         y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
         return _centre_and_scale(np.stack([x, y], axis=1))
+    if shape == 'oval':
+        t = np.arange(CIRCLE_VERTICES) * (2 * math.pi / CIRCLE_VERTICES)
+        return _centre_and_scale(np.stack([OVAL_ASPECT * np.cos(t), np.sin(t)], axis=1))
+    if shape == 'rectangle':
+        h = RECTANGLE_ASPECT
+        return _centre_and_scale(np.array([(-1, -h), (1, -h), (1, h), (-1, h)], dtype=float))
+    if shape == 'pentagon':
+        t = -math.pi / 2 + np.arange(5) * (2 * math.pi / 5)
+        return _centre_and_scale(np.stack([np.cos(t), np.sin(t)], axis=1))
+    if shape == 'chevron':
+        # An inverted V: the apex at the top, the arms down to x = +-1.
+        a = CHEVRON_THICKNESS
+        pts = np.array([(0, 0), (1, 1), (1, 1 + a), (0, a), (-1, 1 + a), (-1, 1)], dtype=float)
+        return _centre_and_scale(pts)
+    if shape == 'tee':
+        # A T: a bar of width 2 on top of a stem, 2 high in all.
+        b, w = 2 * TEE_BAR, TEE_STEM
+        pts = np.array([(-1, 0), (1, 0), (1, b), (w, b), (w, 2), (-w, 2), (-w, b), (-1, b)],
+                       dtype=float)
+        return _centre_and_scale(pts)
     raise ValueError(f'unknown shape {shape!r}')
 
 
@@ -215,8 +253,8 @@ def sample_objects(rng: np.random.Generator,
             Defaults to 0.4.
         max_tries (int): Positions tried per object before giving it up.
             Defaults to 40.
-        variant (Variant): Shapes, colours and themes to draw from. Defaults
-            to the default variant.
+        variant (Variant): Shapes, colours and themes to draw from, the size
+            radii and the colour jitter. Defaults to the default variant.
 
     Returns:
         list[ObjectSpec]: The placed objects, in drawing order.
@@ -245,10 +283,10 @@ def sample_objects(rng: np.random.Generator,
 
     placed: List[ObjectSpec] = []
     for shape, color, size in attrs:
-        radius = SIZE_RADIUS[size] * img_size * rng.uniform(0.93, 1.07)
+        radius = variant.size_radius[size] * img_size * rng.uniform(0.93, 1.07)
         outer = circumradius(shape, radius)
         angle = 0.0 if shape in UNROTATED else math.radians(rng.uniform(-15, 15))
-        jitter = rng.integers(-12, 13, size=3)
+        jitter = rng.integers(-variant.color_jitter, variant.color_jitter + 1, size=3)
         rgb = tuple(int(v) for v in np.clip(np.array(variant.colors[color]) + jitter, 0, 255))
         may_overlap = rng.random() < overlap_prob
         # All candidate positions are drawn at once: a fixed number of draws keeps
@@ -312,12 +350,45 @@ def _background(rng: np.random.Generator, img_size: int) -> np.ndarray:
     return bg
 
 
+def _contrast_background(rng: np.random.Generator, img_size: int) -> np.ndarray:
+    """A blurred, high-contrast greyish background, float32 ``(H, W, 3)``.
+
+    Always a gradient (up to +-30 at an edge, three times the soft one's) and
+    blurred blotches (a coarse 6x6 field of +-25, plus a faint per-channel tint of
+    +-8, bicubically upsampled), clipped to 85-195 so that it stays clear of the
+    darkest and the lightest object colours.
+    """
+    base = rng.uniform(105, 170) + rng.uniform(-12, 12, size=3)
+    bg = np.broadcast_to(base.astype(np.float32), (img_size, img_size, 3)).copy()
+    gx, gy = rng.uniform(-60, 60, size=2)
+    ramp = np.linspace(-0.5, 0.5, img_size, dtype=np.float32)
+    bg += (gx * ramp[None, :] + gy * ramp[:, None])[:, :, None]
+    coarse = rng.uniform(-25, 25, size=(6, 6)).astype(np.float32)
+    tint = rng.uniform(-8, 8, size=(3, 6, 6)).astype(np.float32)
+    for channel in range(3):
+        field = Image.fromarray(coarse + tint[channel]).resize((img_size, img_size),
+                                                               Image.Resampling.BICUBIC)
+        bg[:, :, channel] += np.asarray(field, dtype=np.float32)
+    return np.clip(bg, 85, 195)
+
+
+def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """The decoded pixels of an RGB uint8 image saved as JPEG at ``quality``."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format='JPEG', quality=quality)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert('RGB')).copy()
+
+
 def render_scene(specs: Sequence[ObjectSpec],
                  img_size: int,
                  rng: np.random.Generator,
                  min_visible_frac: float = 0.5,
                  min_visible_px: int = 20,
-                 occlusion_frac: float = 0.05) -> RenderedScene:
+                 occlusion_frac: float = 0.05,
+                 variant: Variant = DEFAULT,
+                 photo_rng: Optional[np.random.Generator] = None) -> RenderedScene:
     """Rasterise a scene, drop mostly hidden objects and paint the image.
 
     An object whose visible area is below ``min_visible_frac`` of its full
@@ -325,20 +396,31 @@ def render_scene(specs: Sequence[ObjectSpec],
     painting, so every painted pixel belongs to an annotated object (removing an
     object only uncovers the others, so one pass suffices).
 
+    The soft background (``variant.background == 'soft'``) is drawn from
+    ``rng``, exactly as it always was; what only photometric variants
+    (:attr:`~.variants.Variant.photometric`) have, the contrast background, the
+    noise and the JPEG quality, is drawn from ``photo_rng``.
+
     Args:
         specs (Sequence[ObjectSpec]): Objects in drawing order.
         img_size (int): Image side.
-        rng (np.random.Generator): For the background.
+        rng (np.random.Generator): For the soft background.
         min_visible_frac (float): Defaults to 0.5.
         min_visible_px (int): Defaults to 20.
         occlusion_frac (float): A later object counts as hiding an earlier one
             (``occluded_by``) when its visible pixels cover at least this share
             of the earlier one's full shape (and at least 4 pixels). Defaults to
             0.05.
+        variant (Variant): Its ``background``, ``noise_std`` and
+            ``jpeg_quality``. Defaults to the default variant.
+        photo_rng (np.random.Generator, optional): For the photometric
+            settings; required when the variant has any.
 
     Returns:
         RenderedScene: The image and its kept objects.
     """
+    if variant.photometric and photo_rng is None:
+        raise ValueError(f'variant {variant.name!r} needs a photo_rng')
     specs = list(specs)
     polygons = [shape_polygon(s) for s in specs]
     full = _rasterise(polygons, img_size)
@@ -367,11 +449,22 @@ def render_scene(specs: Sequence[ObjectSpec],
             hiders = [j for j in range(i + 1, len(specs)) if counts[j + 1] >= threshold]
         occluded_by.append(hiders)
 
-    image = _background(rng, img_size)
+    if variant.background == 'soft':
+        image = _background(rng, img_size)
+    elif variant.background == 'contrast':
+        image = _contrast_background(photo_rng, img_size)
+    else:
+        raise ValueError(f'unknown background {variant.background!r}')
     if specs:
         palette = np.array([(0, 0, 0)] + [s.rgb for s in specs], dtype=np.float32)
         image = np.where((label > 0)[:, :, None], palette[label], image)
+    if variant.noise_std > 0:
+        noise = photo_rng.standard_normal(size=image.shape, dtype=np.float32)
+        image = image + np.float32(variant.noise_std) * noise
     image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    if variant.jpeg_quality is not None:
+        low, high = variant.jpeg_quality
+        image = _jpeg_round_trip(image, int(photo_rng.integers(low, high + 1)))
     return RenderedScene(image, specs, polygons, visible, occluded, occluded_by)
 
 

@@ -6,6 +6,11 @@
     # the same benchmark in other shapes, colours, words and image side
     python tools/dataset_converters/make_synthetic_refcoco.py data/synthetic_alt --variant alt
 
+    # a held-out benchmark: others again, more synonyms, and rough images (side 144-224
+    # per image, smaller objects, noise, JPEG round trip; masks stay geometric)
+    python tools/dataset_converters/make_synthetic_refcoco.py data/synthetic_rough \
+        --variant rough
+
 Writes ``coco/train2014/*.png``, ``coco/annotations/instances_train2014.json``,
 ``refcoco/{instances.json,refs(unc).p}`` and ``refcoco+/{instances.json,refs(unc).p}``
 under OUT_DIR (see ``mmrefmutual_bench/synthetic/generator.py``). The same seed
@@ -37,9 +42,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'unreferred instances')
     parser.add_argument('--img-size', type=int, default=None,
                         help="side of the square images (default: the variant's, 128 for "
-                        'default, 160 for alt)')
+                        'default, 160 for alt, drawn per image in 144-224 for rough); given, '
+                        'it fixes the side of every image, for rough too')
     parser.add_argument('--variant', default='default', choices=sorted(VARIANTS),
-                        help='shapes, colours, words and default image side of the benchmark')
+                        help='shapes, colours, words and default image side of the benchmark '
+                        '(see mmrefmutual_bench/synthetic/variants.py); rough also roughens '
+                        'the images: side 144-224 per image, smaller objects, colour jitter '
+                        '+-30, high-contrast backgrounds, noise and JPEG artefacts')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--min-objects', type=int, default=3)
     parser.add_argument('--max-objects', type=int, default=7)
