@@ -335,10 +335,26 @@ def study_lines(placement: Optional[dict], study_name: str) -> List[str]:
             _table(rows), '']
 
 
+def adapted_lines(adapted: Optional[dict]) -> List[str]:
+    """What the job chose from its data, in one paragraph (nothing without ``adapted``)."""
+    if not adapted:
+        return []
+    side = (f'images resized to {adapted["image_side"]} px (the median longest side of the '
+            'data\'s images, rounded up to a multiple of 32)' if adapted['image_side_from_data']
+            else f'images resized to {adapted["image_side"]} px (setting image_side)')
+    n, most = adapted['step0_rounds'], adapted['step0_max_rounds']
+    rounds = (f'step 0 ran {n} round{"s" if n > 1 else ""} of {adapted["step0_iters"]} '
+              'iterations' + ('' if n == 1 else
+                              ' (each from the last, while its class loss stayed above the '
+                              'gate\'s threshold' + (', up to its limit' if n == most else '')
+                              + ')'))
+    return [f'**Adapted to the data:** {side}; {rounds}.', '']
+
+
 def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Dict[str, dict],
                  budget: Dict[str, float], peak_rss_gib: float, settings: dict,
                  gate: Optional[Sequence[dict]] = None, study: Optional[dict] = None,
-                 study_name: str = '') -> dict:
+                 study_name: str = '', adapted: Optional[dict] = None) -> dict:
     """Write ``report.md``, ``report.html`` and the PNGs into ``work_dir``.
 
     Args:
@@ -347,6 +363,9 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
         study (dict, optional): ``study.json`` of a seeded study of these settings: the
             report says where this run falls among its seeds (:func:`place_in_study`).
         study_name (str): How the report names that study (its folder).
+        adapted (dict, optional): What the job chose from its data (``image_side``,
+            ``image_side_from_data``, ``step0_rounds`` of at most ``step0_max_rounds``,
+            ``step0_iters`` each), said under the budget and kept in the summary.
 
     Returns:
         dict: paths of ``markdown``, ``html``, ``curves``, ``examples`` and ``summary``
@@ -362,6 +381,8 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
     found = effects(results, splits)
     record = dict(results=results, effects=found, budget=budget, peak_rss_gib=peak_rss_gib,
                   settings=settings, gate=list(gate or []))
+    if adapted:
+        record['adapted'] = adapted
     placement = place_in_study(record, study) if study else None
     total = sum(budget.values())
     budget_line = (f'wall time {total / 60:.1f} min (' + ', '.join(
@@ -379,6 +400,7 @@ def write_report(work_dir: str, data_root: str, runs: Dict[str, dict], evals: Di
         f' (seed {settings["seed"]}). Step 3 keeps '
         + _step3_variant(settings) + '.' + _subset_sentence(settings), '',
         f'**Budget:** {budget_line}.', '',
+        *adapted_lines(adapted),
         *gate_lines(gate or []),
         '## The two directions of mutual supervision, measured', '',
         _effect_sentence('Disambiguation supervision, REG Rb-Acc (step 2 - step 1)',

@@ -41,6 +41,17 @@ GATE_STEP0_LOSS_CLS = 3.0  # step 0's class loss must end below this
 GATE_STEP1_NAMED = 50.0  # step-1 REG must name the target's shape in >= this % (val)
 GATE_STEP1_MIOU = 45.0  # step-1 RES mIoU (val) must be >= this
 
+#: Settings that adapt the recipe to its data. ``image_side``: the side (px) images are
+#: resized to (keep ratio) in every phase; 0 takes it from the data (the median longest side
+#: of its images, rounded up to a multiple of 32: the typical image is not shrunk), 128 is the
+#: configs' own. ``step0_rounds``: step 0 trains at most this many rounds of ``step0_iters``
+#: (each from the last one's checkpoint, with the same schedule) while its class loss has not
+#: fallen below ``gate_step0_loss_cls`` (the extractor has not learned the classes yet); the
+#: gate then judges the last round. They arrived after the committed studies: at these
+#: defaults a run that passed the gate is the run it was before (one round, 128 px), so phase
+#: keys and summaries leave a setting out while it has its default (``recorded``) and
+#: finished runs stay reusable.
+ADAPTIVE_DEFAULTS = dict(image_side=128, step0_rounds=4)
 #: Defaults of the full job and of --quick (a smoke run of a few minutes).
 SETTINGS = dict(
     full=dict(variant='default', num_images=4000, ref_image_ratio=0.25,
@@ -49,13 +60,13 @@ SETTINGS = dict(
               eval_splits=('val', 'testA', 'testB'), val_images=100, step3_filter='area',
               refer_back=False, step3_from='step2', train_ref_images=0, gate='stop',
               gate_step0_loss_cls=GATE_STEP0_LOSS_CLS, gate_step1_named=GATE_STEP1_NAMED,
-              gate_step1_miou=GATE_STEP1_MIOU),
+              gate_step1_miou=GATE_STEP1_MIOU, **ADAPTIVE_DEFAULTS),
     quick=dict(variant='default', num_images=400, ref_image_ratio=0.25,
                split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=30, step1_iters=60,
                val_interval=30, referee_iters=20, step2_iters=20, step3_iters=30,
                eval_splits=('val', ), val_images=20, step3_filter='area', refer_back=False,
                step3_from='step2', train_ref_images=0, gate='stop', gate_step0_loss_cls=0.0,
-               gate_step1_named=0.0, gate_step1_miou=0.0),
+               gate_step1_named=0.0, gate_step1_miou=0.0, **ADAPTIVE_DEFAULTS),
 )
 #: Settings that change step 3 only: another value re-runs step 3 (in a phase of its own,
 #: report in WORK_DIR/step3_<variant>/) and reuses steps 0-2 and the control.
@@ -103,7 +114,68 @@ def resolve_settings(quick: bool = False, items: Sequence[str] = ()) -> dict:
             raise ValueError(f'{key} must be one of {allowed}, got {settings[key]!r}')
     if settings['train_ref_images'] < 0:
         raise ValueError('train_ref_images must be >= 0 (0: every train image)')
+    if settings['image_side'] != 0 and (settings['image_side'] < 32
+                                        or settings['image_side'] % 32):
+        raise ValueError('image_side must be 0 (from the data) or a multiple of 32, got '
+                         f'{settings["image_side"]}')
+    if settings['step0_rounds'] < 1:
+        raise ValueError(f'step0_rounds must be >= 1, got {settings["step0_rounds"]}')
     return settings
+
+
+def recorded(s: dict) -> dict:
+    """``s`` without the adaptive settings that have their defaults (ADAPTIVE_DEFAULTS):
+    what phase keys and summaries record."""
+    return {k: v for k, v in s.items()
+            if not (k in ADAPTIVE_DEFAULTS and v == ADAPTIVE_DEFAULTS[k])}
+
+
+def data_image_side(data_root: str) -> int:
+    """The image side the data asks for: the median longest side of the images of its
+    instance file, rounded up to a multiple of 32 (the stride of the extractor's coarsest
+    features), at least 32."""
+    with open(osp.join(data_root, 'coco', 'annotations', 'instances_train2014.json')) as f:
+        images = json.load(f)['images']
+    if not images:
+        raise ValueError(f'{data_root} has no images')
+    sides = sorted(max(int(i['width']), int(i['height'])) for i in images)
+    median = sides[len(sides) // 2]
+    return max(32, -(-median // 32) * 32)
+
+
+def resized_config(config: str, side: int, out_dir: str) -> str:
+    """``config`` with every ``Resize`` to its ``image_size`` x ``image_size`` resizing to
+    ``side`` x ``side`` instead, dumped to ``out_dir`` (the config itself when ``side`` is
+    its ``image_size``). Pipelines are lists built from ``image_size`` when the config is
+    read, so a ``--cfg-options image_size=...`` would change nothing."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    own = cfg.get('image_size')
+    if own is None:
+        raise ValueError(f'{config} names no image_size')
+    if side == own:
+        return config
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get('type') == 'Resize' and tuple(node.get('scale', ())) == (own, own):
+                node['scale'] = (side, side)
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(cfg._cfg_dict)
+    if not found:
+        raise ValueError(f'{config} has no Resize to {own} x {own}')
+    cfg.image_size = side
+    os.makedirs(out_dir, exist_ok=True)
+    out = osp.join(out_dir, f'{side}px_{osp.basename(config)}')
+    cfg.dump(out)
+    return out
 
 
 def layout(s: dict) -> dict:
@@ -120,8 +192,9 @@ def layout(s: dict) -> dict:
                        + (['retrain'] if s['step3_from'] == 'step0' else []))  # random_filter
     tag = f'train{s["train_ref_images"]}' if s['train_ref_images'] else ''
     end = f'_{tag}' if tag else ''
-    base = {k: v for k, v in s.items() if k not in STEP3_SETTINGS and k not in GATE_SETTINGS
-            and not (k == 'train_ref_images' and not v)}  # what steps 0-2 depend on
+    base = {k: v for k, v in recorded(s).items() if k not in STEP3_SETTINGS
+            and k not in GATE_SETTINGS and not (k == 'train_ref_images' and not v)}
+    # (what steps 0-2 depend on)
     step0 = {k: v for k, v in base.items() if k != 'train_ref_images'}
     step3 = (f'step3_{variant}' if variant else 'step3') + end
     names = dict(step1='step1' + end, referee='referee' + end, step2='step2' + end,
@@ -244,6 +317,7 @@ class Job:
         self.state_file = osp.join(self.work_dir, 'phases.json')
         os.makedirs(self.work_dir, exist_ok=True)
         self.state = json.load(open(self.state_file)) if osp.isfile(self.state_file) else {}
+        self.image_side = 128  # set from the settings (or the data) before the first training
         self.env = dict(os.environ, PYTHONPATH=REPO, HF_HUB_OFFLINE='1',
                         TRANSFORMERS_OFFLINE='1', PYTHONUNBUFFERED='1')
         self.env.setdefault('OMP_NUM_THREADS', str(len(os.sched_getaffinity(0))))
@@ -308,10 +382,15 @@ class Job:
             **options
         }
         cli = [f'{k}={v}' for k, v in opts.items()]
-        self.run(['tools/train.py', osp.join(CONFIGS, config), '--work-dir', work,
+        self.run(['tools/train.py', self.config(config), '--work-dir', work,
                   '--cfg-options'] + cli, osp.join(self.work_dir, f'{name}.log'))
         return dict(checkpoint=osp.join(work, f'iter_{iters}.pth'), work_dir=work,
                     scalars=self.latest_scalars(work))
+
+    def config(self, name: str) -> str:
+        """The path of config ``name`` at this job's image side."""
+        return resized_config(osp.join(CONFIGS, name), self.image_side,
+                              osp.join(self.work_dir, 'configs'))
 
     @staticmethod
     def latest_scalars(work: str) -> str:
@@ -330,7 +409,7 @@ class Job:
             'test_evaluator.1.outfile_prefix': osp.join(out, 'expressions'),
         }
         cli = [f'{k}={v}' for k, v in opts.items()]
-        self.run(['tools/test.py', osp.join(CONFIGS, 'synthetic_step1_joint_tiny.py'),
+        self.run(['tools/test.py', self.config('synthetic_step1_joint_tiny.py'),
                   checkpoint, '--work-dir', out, '--splits', *self.settings['eval_splits'],
                   '--tasks', *tasks, '--cfg-options'] + cli,
                  osp.join(self.work_dir, f'eval_{name}.log'))
@@ -391,11 +470,33 @@ def main(argv: Optional[List[str]] = None) -> None:
     data_inputs = {k: s[k] for k in ('variant', 'num_images', 'ref_image_ratio',
                                      'split_ratios', 'seed')}
     phase('data', data_inputs, data)
-    step0 = phase('step0', lay['step0_inputs'], lambda: job.train(
-        'step0', 'synthetic_step0_extractor_tiny.py', s['step0_iters'], {
+    job.image_side = s['image_side'] or data_image_side(job.data_root)
+    if job.image_side != 128:
+        print(f'[embedded] images resized to {job.image_side} px'
+              + (' (from the data)' if not s['image_side'] else ''), flush=True)
+
+    def step0_round(name: str, init: Optional[str]) -> dict:
+        return job.train(name, 'synthetic_step0_extractor_tiny.py', s['step0_iters'], {
             'train_dataloader.dataset.protected_refs_files':
                 f'[{job.data_root}refcoco/refs(unc).p,{job.data_root}refcoco+/refs(unc).p]',
-            **multistep(s['step0_iters'])}))
+            **({'load_from': init} if init else {}), **multistep(s['step0_iters'])})
+
+    # step 0 in rounds until its class loss passes the gate (ADAPTIVE_DEFAULTS)
+    rounds = [phase('step0', lay['step0_inputs'], lambda: step0_round('step0', None))]
+    while len(rounds) < s['step0_rounds'] and gate_figures(
+            s, rounds[-1]['scalars'])[0]['passed'] is False:
+        name, init = f'step0_round{len(rounds) + 1}', rounds[-1]['checkpoint']
+        loss = gate_figures(s, rounds[-1]['scalars'])[0]['value']
+        print(f'[embedded] step 0 has not learned the classes yet (class loss '
+              f'{"not logged" if loss is None else f"{loss:.2f}"}, not below '
+              f'{s["gate_step0_loss_cls"]:g}): {name}, {s["step0_iters"]} more iterations',
+              flush=True)
+        rounds.append(phase(name, dict(lay['step0_inputs'], round=len(rounds) + 1),
+                            lambda name=name, init=init: step0_round(name, init)))
+    step0 = rounds[-1]
+    adapted = dict(image_side=job.image_side, image_side_from_data=not s['image_side'],
+                   step0_rounds=len(rounds), step0_max_rounds=s['step0_rounds'],
+                   step0_iters=s['step0_iters'])
     out_dir = osp.join(job.work_dir, lay['report_dir'])
     gate_file = osp.join(out_dir, 'gate.json')
     check_gate(s, gate_figures(s, step0['scalars']), gate_file)
@@ -502,7 +603,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         os.makedirs(out_dir, exist_ok=True)
         return write_report(out_dir, job.data_root, dict(
             step1=step1, referee=referee, step2=step2, step3=step3, control=control),
-            evals, budget, rss, s, gate=gate, study=study, study_name=study_dir)
+            evals, budget, rss, recorded(s), gate=gate, study=study, study_name=study_dir,
+            adapted=adapted)
 
     outputs = phase(names['report'], dict(s, time=time.time()), report)
     total = time.perf_counter() - start

@@ -128,8 +128,10 @@ class Run:
             return None
         with open(self.summary_file) as f:
             summary = json.load(f)
-        expected = json.loads(json.dumps(dict(self.settings, seed=self.seed)))
-        return summary if summary.get('settings') == expected else None
+        expected = json.loads(json.dumps(embedded.recorded(dict(self.settings,
+                                                                seed=self.seed))))
+        found = embedded.recorded(summary.get('settings') or {})
+        return summary if found == expected else None
 
     def gate_failures(self) -> List[dict]:
         """The failed checks of the learning gate's last verdict on this run."""
@@ -545,7 +547,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             for n in sorted(args.curve):
                 name = f'train{n}'
                 settings[name] = list(args.set) + data + (
-                    [f'train_ref_images={n}'] if n != max(args.curve) else [])
+                    [f'train_ref_images={n}', 'gate=record'] if n != max(args.curve)
+                    else [])  # (fewer labels, less learned: the gate marks, not stops)
                 curve.append((n, name))
         runs = build_runs(study_dir, args.seeds, settings, args.quick)
     except ValueError as e:

@@ -23,6 +23,8 @@ def test_embedded_job_writes_its_report_and_reuses_finished_phases(tmp_path):
         assert osp.getsize(osp.join(work, name)) > 0, name
     report = open(osp.join(work, 'report.md')).read()
     assert '**Budget:** wall time' in report and 'peak RSS' in report
+    assert ('**Adapted to the data:** images resized to 128 px (setting image_side); step 0 '
+            'ran 1 round of 4 iterations.') in report
     assert '## REG' in report and '## RES' in report and 'step 3 (+ generation' in report
     assert 'RES mIoU (step 3 - control)' in report
     html = open(osp.join(work, 'report.html')).read()

@@ -215,6 +215,71 @@ def test_default_phase_keys_are_those_of_the_former_job():
     few = embedded.layout(dict(s, train_ref_images=100))
     assert few['step0_inputs'] == lay['step0_inputs'] and few['base'] != lay['base']
     assert few['names']['step2'] == 'step2_train100' and few['report_dir'] == 'train100/'
+    # the adaptive settings: left out of keys and summaries at their defaults only
+    assert embedded.recorded(s) == {k: v for k, v in s.items()
+                                    if k not in embedded.ADAPTIVE_DEFAULTS}
+    side = embedded.layout(dict(s, image_side=0))
+    assert side['base'] == dict(lay['base'], image_side=0)
+    assert side['step0_inputs'] != lay['step0_inputs']
+    assert embedded.layout(dict(s, step0_rounds=2))['base'] != lay['base']
+
+
+def _instances(root, sides):
+    os.makedirs(osp.join(root, 'coco', 'annotations'))
+    with open(osp.join(root, 'coco', 'annotations', 'instances_train2014.json'), 'w') as f:
+        json.dump(dict(images=[dict(id=i, width=w, height=h) for i, (w, h) in
+                               enumerate(sides)]), f)
+    return str(root)
+
+
+def test_image_side_comes_from_the_data(tmp_path):
+    # median longest side 200 -> 224 (rounded up to a multiple of 32)
+    root = _instances(tmp_path / 'a', [(144, 150), (200, 120), (224, 224)])
+    assert embedded.data_image_side(root) == 224
+    assert embedded.data_image_side(_instances(tmp_path / 'b', [(128, 128)] * 3)) == 128
+    assert embedded.data_image_side(_instances(tmp_path / 'c', [(160, 100)] * 2)) == 160
+    with pytest.raises(ValueError, match='no images'):
+        embedded.data_image_side(_instances(tmp_path / 'd', []))
+    for bad in ('image_side=100', 'image_side=16', 'step0_rounds=0'):
+        with pytest.raises(ValueError):
+            embedded.resolve_settings(False, [bad])
+
+
+def test_resized_config_changes_the_synthetic_resizes_only(tmp_path):
+    from mmengine.config import Config
+    src = osp.join(embedded.CONFIGS, 'synthetic_step3_gensup_tiny.py')
+    assert embedded.resized_config(src, 128, str(tmp_path)) == src  # its own side
+    out = embedded.resized_config(src, 192, str(tmp_path))
+    assert osp.dirname(out) == str(tmp_path)
+    old, new = Config.fromfile(src), Config.fromfile(out)
+
+    def resizes(cfg):
+        found = []
+
+        def walk(node, path):
+            if isinstance(node, dict):
+                if node.get('type') == 'Resize':
+                    found.append((path, tuple(node['scale'])))
+                for k, v in node.items():
+                    walk(v, f'{path}.{k}')
+            elif isinstance(node, (list, tuple)):
+                for i, v in enumerate(node):
+                    walk(v, f'{path}.{i}')
+
+        walk(cfg.to_dict(), '')
+        return dict(found)
+
+    before, after = resizes(old), resizes(new)
+    assert before.keys() == after.keys()
+    changed = {p for p in before if before[p] != after[p]}
+    assert changed and all(before[p] == (128, 128) and after[p] == (192, 192) for p in changed)
+    assert all(before[p] == after[p] for p in before if before[p] != (128, 128))  # 416, 640...
+    assert '.train_dataloader.dataset.pipeline.2' in changed
+    assert new.image_size == 192
+    assert {k: v for k, v in new.to_dict().items() if 'pipeline' not in k and 'dataloader'
+            not in k and k not in ('image_size', 'custom_hooks', 'sized_pipelines')} == {
+        k: v for k, v in old.to_dict().items() if 'pipeline' not in k and 'dataloader'
+        not in k and k not in ('image_size', 'custom_hooks', 'sized_pipelines')}
 
 
 def test_train_subset_is_nested_and_keeps_the_other_splits(tmp_path):
@@ -359,6 +424,26 @@ def test_curve_point_trains_on_fewer_refs_with_the_same_pool(smoke):
     assert osp.getsize(osp.join(work, 'curve.png')) > 0
     assert 'Training sees the human refs of 8 train images' in open(
         osp.join(seed0, 'train8', 'report.md')).read()
+
+
+def test_step0_trains_more_rounds_until_the_gate_passes(smoke):
+    """Step 0's class loss above the gate's threshold: another round of step0_iters from
+    the last checkpoint, up to step0_rounds; the gate then judges the last round."""
+    work, _, first = smoke
+    assert first.returncode == 0
+    seed0 = study.Run(work, 'default', SMALL, 0, True).work_dir
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'run_embedded.py'), '--quick',
+           '--work-dir', seed0, '--set'] + SMALL + ['gate_step0_loss_cls=0.001',
+                                                    'step0_rounds=2']
+    run = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert run.returncode == embedded.GATE_EXIT, (run.stdout + run.stderr)[-3000:]
+    assert '[step0] done before' in run.stdout  # the first round is the finished step 0
+    assert '[step0_round2] starting' in run.stdout and 'step0_round3' not in run.stdout
+    assert "load_from = '" + osp.join(seed0, 'step0', 'iter_4.pth') in open(
+        osp.join(seed0, 'step0_round2.log')).read()
+    assert '[gate] FAILED: step 0: Mask2Former class loss' in run.stderr
+    assert '[step1' not in run.stdout
+    assert json.load(open(osp.join(seed0, 'gate.json')))[0]['passed'] is False
 
 
 def test_gate_stops_an_under_trained_quick_run(smoke):
