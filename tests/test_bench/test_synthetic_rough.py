@@ -15,12 +15,10 @@ import pycocotools.mask as mask_utils
 import pytest
 from PIL import Image
 
-from mmrefmutual_bench.synthetic import (DEFAULT_LEXICON, Desc, Expression, SyntheticOracle,
-                                            parse, realise)
+from mmrefmutual_bench.synthetic import DEFAULT_LEXICON, SyntheticOracle, parse, realise
 from mmrefmutual_bench.synthetic import generator
 from mmrefmutual_bench.synthetic.generator import generate_synthetic_refcoco
-from mmrefmutual_bench.synthetic.grammar import (DEFAULT_WORDING, FILLERS, RELATIONS, SIZES,
-                                                    lexicon_of_wording)
+from mmrefmutual_bench.synthetic.grammar import DEFAULT_WORDING, FILLERS, lexicon_of_wording
 from mmrefmutual_bench.synthetic.scene import (ObjectSpec, _background, _contrast_background,
                                                render_scene, shape_polygon)
 from mmrefmutual_bench.synthetic.variants import (ALT, DEFAULT, ROUGH, SIZE_RADIUS, VARIANTS,
@@ -211,21 +209,17 @@ def test_rough_words_are_other_words():
         ROUGH.location_words
 
 
-def random_expression(rng, variant):
+def _variant_tests():
+    """tests/test_bench/test_synthetic_variant.py (its random expressions serve both
+    variants; pytest's importlib mode puts no test folder on sys.path)."""
+    path = osp.join(osp.dirname(osp.abspath(__file__)), 'test_synthetic_variant.py')
+    spec = importlib.util.spec_from_file_location('test_synthetic_variant_helpers', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    def desc():
-        return Desc(*(rng.choice([None, *vals])
-                      for vals in (SIZES, list(variant.colors), variant.shapes)))
 
-    kind = rng.choice(['attr', 'rank', 'super', 'relation'])
-    if kind == 'attr':
-        return Expression('attr', desc())
-    if kind == 'rank':
-        return Expression('rank', desc(), direction=str(rng.choice(
-            ['left', 'right', 'top', 'bottom'])), k=int(rng.integers(1, 6)))
-    if kind == 'super':
-        return Expression('super', desc(), extreme=str(rng.choice(['large', 'small'])))
-    return Expression('relation', desc(), relation=str(rng.choice(RELATIONS)), landmark=desc())
+random_expression = _variant_tests().random_expression
 
 
 def test_rough_realise_parse_round_trip():
