@@ -195,7 +195,8 @@ def layout(s: dict) -> dict:
     base = {k: v for k, v in recorded(s).items() if k not in STEP3_SETTINGS
             and k not in GATE_SETTINGS and not (k == 'train_ref_images' and not v)}
     # (what steps 0-2 depend on)
-    step0 = {k: v for k, v in base.items() if k != 'train_ref_images'}
+    step0 = {k: v for k, v in base.items()  # (its first round: rounds are phases of their own)
+             if k not in ('train_ref_images', 'step0_rounds')}
     step3 = (f'step3_{variant}' if variant else 'step3') + end
     names = dict(step1='step1' + end, referee='referee' + end, step2='step2' + end,
                  step3=step3, control='control' + end if s['step3_from'] == 'step2' else None,

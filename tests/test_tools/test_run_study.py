@@ -221,7 +221,8 @@ def test_default_phase_keys_are_those_of_the_former_job():
     side = embedded.layout(dict(s, image_side=0))
     assert side['base'] == dict(lay['base'], image_side=0)
     assert side['step0_inputs'] != lay['step0_inputs']
-    assert embedded.layout(dict(s, step0_rounds=2))['base'] != lay['base']
+    rounds = embedded.layout(dict(s, step0_rounds=2))
+    assert rounds['base'] != lay['base'] and rounds['step0_inputs'] == lay['step0_inputs']
 
 
 def _instances(root, sides):
