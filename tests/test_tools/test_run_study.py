@@ -405,6 +405,11 @@ def test_curve_point_trains_on_fewer_refs_with_the_same_pool(smoke):
     assert '[step1_train8] starting' in out
     seed0 = study.Run(work, 'default', SMALL, 0, True).work_dir
     kept = json.load(open(osp.join(seed0, 'phases.json')))['refs_train8']['outputs']
+    # a point below the largest records the gate's verdict instead of stopping (fewer labels,
+    # less learned); the largest point is the default run itself, gate unchanged
+    assert json.load(open(osp.join(seed0, 'train8', 'summary.json')))['settings'][
+        'gate'] == 'record'
+    assert json.load(open(osp.join(seed0, 'summary.json')))['settings']['gate'] == 'stop'
     assert kept['images'] == 8 and kept['train_images'] == 16
 
     def grab(log, pattern):
