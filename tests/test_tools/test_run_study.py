@@ -323,24 +323,61 @@ def test_gate_figures_and_verdicts(tmp_path, capsys):
         dict(iter=10, step=10, loss_res=1.0), {'res/mIoU': 30.0, 'reg/category_named': 40.0},
         dict(iter=20, step=20, loss_res=0.5), {'res/mIoU': 55.0, 'reg/category_named': 85.0}])
     s = dict(embedded.resolve_settings(False, []), gate_step0_loss_cls=1.5,
-             gate_step1_named=80.0, gate_step1_miou=60.0)
-    figures = embedded.gate_figures(s, step0, step1)
+             gate_step1_named=80.0, gate_step1_miou_chance=2.0)
+    figures = embedded.gate_figures(s, step0, step1, chance=30.0)
     # the last tenth of 20 logged values: 1.2 and 1.1
     assert math.isclose(figures[0]['value'], 1.15) and figures[0]['passed'] is True
     assert figures[1]['value'] == 85.0 and figures[1]['passed'] is True
-    assert figures[2]['value'] == 55.0 and figures[2]['passed'] is False
+    # RES against 2 x chance = 60
+    assert figures[2]['value'] == 55.0 and figures[2]['threshold'] == 60.0
+    assert figures[2]['chance'] == 30.0 and figures[2]['passed'] is False
     with pytest.raises(SystemExit) as stop:
         embedded.check_gate(s, figures, str(tmp_path / 'gate.json'))
     assert stop.value.code == embedded.GATE_EXIT
     err = capsys.readouterr().err
-    assert 'FAILED: step 1: RES mIoU (val, last validation) is 55.00' in err
-    assert '>= 60 (setting gate_step1_miou)' in err
+    assert 'FAILED: step 1: RES mIoU (val, last validation; 2 x chance, 30.0' in err
+    assert '>= 60 (setting gate_step1_miou_chance)' in err
     assert json.load(open(tmp_path / 'gate.json'))[2]['passed'] is False
     embedded.check_gate(dict(s, gate='record'), figures, str(tmp_path / 'gate.json'))
     assert 'FAILED' in capsys.readouterr().err  # said, and the job goes on
-    off = embedded.gate_figures(dict(s, gate_step1_miou=0.0), step0, step1)
+    # the same model on data whose chance level is lower passes
+    assert embedded.gate_figures(s, step0, step1, chance=25.0)[2]['passed'] is True
+    off = embedded.gate_figures(dict(s, gate_step1_miou_chance=0.0), step0, step1)
     assert off[2]['passed'] is None  # 0: that check is off
+    with pytest.raises(ValueError, match='chance'):
+        embedded.gate_figures(s, step0, step1)
     assert embedded.gate_figures(s, str(tmp_path / 'none.json'))[0]['passed'] is False
+
+
+def test_chance_miou_from_the_masks(tmp_path):
+    """Picking one of the image's objects at random: the mean IoU of the target with each,
+    weighted by the expressions. Image 1: A = 10x10 square, B = A shifted by 5 px (IoU 1/3),
+    C far away (IoU 0); image 2: D alone."""
+    import pickle
+
+    def square(x, y):
+        return [[x, y, x + 10, y, x + 10, y + 10, x, y + 10]]
+
+    root = tmp_path / 'data'
+    (root / 'refcoco').mkdir(parents=True)
+    anns = [dict(id=1, image_id=1, segmentation=square(0, 0)),
+            dict(id=2, image_id=1, segmentation=square(5, 0)),
+            dict(id=3, image_id=1, segmentation=square(30, 30)),
+            dict(id=4, image_id=2, segmentation=square(0, 0))]
+    with open(root / 'refcoco' / 'instances.json', 'w') as f:
+        json.dump(dict(images=[dict(id=1, height=50, width=50),
+                               dict(id=2, height=50, width=50)], annotations=anns), f)
+    refs = [dict(ref_id=1, ann_id=1, image_id=1, split='val', sentences=[{}, {}]),
+            dict(ref_id=2, ann_id=4, image_id=2, split='val', sentences=[{}]),
+            dict(ref_id=3, ann_id=3, image_id=1, split='train', sentences=[{}])]
+    with open(root / 'refcoco' / 'refs(unc).p', 'wb') as f:
+        pickle.dump(refs, f)
+    iou_ab = 50 / 150
+    # ref 1 (2 sentences): mean(1, 1/3, 0); ref 2 (1 sentence): 1
+    expected = 100 * (2 * (1 + iou_ab) / 3 + 1) / 3
+    assert math.isclose(embedded.chance_miou(str(root)), expected, rel_tol=0.03)
+    with pytest.raises(ValueError, match='no testA refs'):
+        embedded.chance_miou(str(root), 'testA')
 
 
 # ---------------------------------------------------------------- the command, in miniature
@@ -462,7 +499,7 @@ def test_gate_stops_an_under_trained_quick_run(smoke):
     cmd = [sys.executable, osp.join(REPO, 'tools', 'run_embedded.py'), '--quick',
            '--work-dir', seed0, '--set'] + SMALL + [
         f'gate_step1_named={full["gate_step1_named"] or 80}',
-        f'gate_step1_miou={full["gate_step1_miou"] or 40}']
+        f'gate_step1_miou_chance={full["gate_step1_miou_chance"] or 1.5}']
     run = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert run.returncode == embedded.GATE_EXIT, (run.stdout + run.stderr)[-3000:]
     assert "[gate] FAILED: step 1: REG names the target's shape" in run.stderr
