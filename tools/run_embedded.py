@@ -60,27 +60,33 @@ GATE_STEP1_MIOU_CHANCE = 1.5
 #: keys and summaries leave a setting out while it has its default (``recorded``) and
 #: finished runs stay reusable.
 ADAPTIVE_DEFAULTS = dict(image_side=128, step0_rounds=4)
+#: Settings added after the committed studies, left out of phase keys and summaries while
+#: they have their defaults (``recorded``), so that finished runs stay reusable.
+LATER_DEFAULTS = dict(ADAPTIVE_DEFAULTS, step3_candidates=0)
 #: Defaults of the full job and of --quick (a smoke run of a few minutes).
 SETTINGS = dict(
     full=dict(variant='default', num_images=4000, ref_image_ratio=0.25,
               split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=1000, step1_iters=1000,
               val_interval=250, referee_iters=300, step2_iters=400, step3_iters=600,
               eval_splits=('val', 'testA', 'testB'), val_images=100, step3_filter='area',
-              refer_back=False, step3_from='step2', train_ref_images=0, gate='stop',
-              gate_step0_loss_cls=GATE_STEP0_LOSS_CLS, gate_step1_named=GATE_STEP1_NAMED,
+              refer_back=False, step3_candidates=0, step3_from='step2', train_ref_images=0,
+              gate='stop', gate_step0_loss_cls=GATE_STEP0_LOSS_CLS, gate_step1_named=GATE_STEP1_NAMED,
               gate_step1_miou_chance=GATE_STEP1_MIOU_CHANCE, **ADAPTIVE_DEFAULTS),
     quick=dict(variant='default', num_images=400, ref_image_ratio=0.25,
                split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=30, step1_iters=60,
                val_interval=30, referee_iters=20, step2_iters=20, step3_iters=30,
                eval_splits=('val', ), val_images=20, step3_filter='area', refer_back=False,
-               step3_from='step2', train_ref_images=0, gate='stop', gate_step0_loss_cls=0.0,
+               step3_candidates=0, step3_from='step2', train_ref_images=0, gate='stop', gate_step0_loss_cls=0.0,
                gate_step1_named=0.0, gate_step1_miou_chance=0.0, **ADAPTIVE_DEFAULTS),
 )
 #: Settings that change step 3 only: another value re-runs step 3 (in a phase of its own,
 #: report in WORK_DIR/step3_<variant>/) and reuses steps 0-2 and the control.
 #: step3_from='step0': the paper's step 3 (re-train the whole network with step 1's recipe,
 #: synthetic_step3_gensup_retrain_tiny.py), compared with step 1 itself as the control.
-STEP3_SETTINGS = dict(step3_filter='area', refer_back=False, step3_from='step2')
+#: step3_candidates=N: refer-back as ranking (GenerationSettings.candidates): N beams, the 3
+#: grounded back with the largest margin kept.
+STEP3_SETTINGS = dict(step3_filter='area', refer_back=False, step3_candidates=0,
+                      step3_from='step2')
 #: The learning gate: what it does when a check fails ('stop': exit with GATE_EXIT before
 #: the next phase; 'record': go on, the report says so) and its thresholds (0 turns a check
 #: off; --quick cannot learn, so it has them off). They decide whether the job goes on, never
@@ -134,10 +140,10 @@ def resolve_settings(quick: bool = False, items: Sequence[str] = ()) -> dict:
 
 
 def recorded(s: dict) -> dict:
-    """``s`` without the adaptive settings that have their defaults (ADAPTIVE_DEFAULTS):
-    what phase keys and summaries record."""
+    """``s`` without the later settings that have their defaults (LATER_DEFAULTS): what
+    phase keys and summaries record."""
     return {k: v for k, v in s.items()
-            if not (k in ADAPTIVE_DEFAULTS and v == ADAPTIVE_DEFAULTS[k])}
+            if not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
 
 
 def data_image_side(data_root: str) -> int:
@@ -199,6 +205,7 @@ def layout(s: dict) -> dict:
     """
     variant = '_'.join(([f'{s["step3_filter"]}_filter'] if s['step3_filter'] != 'area' else [])
                        + (['refer_back'] if s['refer_back'] else [])
+                       + ([f'candidates{s["step3_candidates"]}'] if s['step3_candidates'] else [])
                        + (['retrain'] if s['step3_from'] == 'step0' else []))  # random_filter
     tag = f'train{s["train_ref_images"]}' if s['train_ref_images'] else ''
     end = f'_{tag}' if tag else ''
@@ -212,7 +219,8 @@ def layout(s: dict) -> dict:
                  step3=step3, control='control' + end if s['step3_from'] == 'step2' else None,
                  report=(f'report_{variant}' if variant else 'report') + end)
     return dict(names=names, variant=variant, tag=tag, base=base, step0_inputs=step0,
-                step3_inputs=dict(base, **{k: s[k] for k in STEP3_SETTINGS}) if variant
+                step3_inputs=dict(base, **{k: v for k, v in recorded(s).items()
+                                           if k in STEP3_SETTINGS}) if variant
                 else base, report_dir=osp.join(tag, f'step3_{variant}' if variant else ''))
 
 
@@ -613,6 +621,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 f'[{job.data_root}refcoco/refs(unc).p,{job.data_root}refcoco+/refs(unc).p]',
             f'{hook}.instance_filter': s['step3_filter'],
             f'{hook}.refer_back': s['refer_back'],
+            **({f'{hook}.candidates': s['step3_candidates']} if s['step3_candidates'] else {}),
             **human,
         }
 

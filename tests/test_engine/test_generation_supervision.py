@@ -18,6 +18,7 @@ from mmrefmutual.datasets import RefCocoDataset, UnannotatedInstanceDataset, loa
 from mmrefmutual.datasets.leakage import LeakageError
 from mmrefmutual.engine.generation_supervision import (
     PROVENANCE_KEY, GenerationSettings, PseudoRefWriter, area_filter, grounded_to_own_instance,
+    rank_by_margin, refer_back_margins,
     random_filter, select_instances, switch_train_dataloader)
 from mmrefmutual.registry import MODELS
 from mmrefmutual.utils import register_all_modules, to_plain
@@ -103,6 +104,13 @@ def test_filters_are_small_functions():
                            [[0., 0, 0, 1], [0, 0, 5, 1], [0, 0, 0, 3]]])
     assert grounded_to_own_instance(scores, torch.tensor([1, 3])) == [[True, False, True],
                                                                      [True, False, True]]
+    # refer-back as ranking: own score minus the best other one
+    assert refer_back_margins(scores, torch.tensor([1, 3])).tolist() == [[1., -1., 1.],
+                                                                        [1., -4., 3.]]
+    assert rank_by_margin(scores, torch.tensor([1, 3]), 2) == [[0, 2], [2, 0]]  # tie: beam 0
+    assert rank_by_margin(scores, torch.tensor([0, 2]), 3) == [[1, 0, 2], [1, 0, 2]]
+    with pytest.raises(ValueError, match='keep'):
+        rank_by_margin(scores, torch.tensor([1, 3]), 4)
 
 
 @pytest.mark.parametrize('bad, match', [
@@ -116,6 +124,8 @@ def test_filters_are_small_functions():
     (dict(weight=-0.1), 'weight'),
     (dict(min_area='big'), 'min_area'),
     (dict(refer_back='yes'), 'refer_back'),
+    (dict(candidates=2), 'candidates'),
+    (dict(candidates=-1), 'candidates'),
 ])
 def test_settings_are_one_typed_object_that_refuses_bad_values(bad, match):
     good = dict(checkpoint='step2.pth', unannotated=dict(type='UnannotatedInstanceDataset',
@@ -277,6 +287,43 @@ def test_refer_back_keeps_the_expressions_grounded_to_their_instance(
     assert got == {a: texts for a, texts in expected.items() if texts}
     assert stats['rejected'] == sum(3 - len(t) for t in expected.values()) > 0
     assert stats['expressions'] == sum(len(t) for t in got.values()) > 0
+
+
+def test_refer_back_as_ranking_keeps_the_best_grounded_candidates(
+        synthetic_root, step2_ckpt, tmp_path, monkeypatch):
+    """6 candidates, 3 kept: with the planted head of the test above (margin +1 when an
+    expression grounds to its own instance, -1 otherwise), the grounded beams first in beam
+    order, then the others; with refer_back too, only the grounded ones."""
+    from mmrefmutual.models.detectors import RefMutual
+    monkeypatch.setattr(RefMutual, 'match', lambda self, cls, masks, samples, by='mask': [
+        torch.arange(len(s.gt_instances)) for s in samples])
+    monkeypatch.setattr(RefMutual, 'select', lambda self, proposals, texts: torch.nn.functional.
+                        one_hot(torch.tensor([len(t) % 20 for t in texts]), 20).float())
+    gen = settings(synthetic_root)
+    six, ranked, both = (str(tmp_path / f'{n}.json') for n in ('six', 'ranked', 'both'))
+    generate(dict(gen, num_expressions=6), step2_ckpt, six)
+    generate(dict(gen, candidates=6), step2_ckpt, ranked)
+    generate(dict(gen, candidates=6, refer_back=True), step2_ckpt, both)
+    with open(osp.join(synthetic_root, 'coco', 'annotations', 'instances_train2014.json')) as f:
+        anns = json.load(f)['annotations']
+    position = {a['id']: sum(b['image_id'] == a['image_id'] for b in anns if b['id'] < a['id'])
+                for a in anns}
+
+    def sentences(path):
+        with open(path) as f:
+            data = json.load(f)
+        return {r['ann_id']: [s['sent'] for s in r['sentences']] for r in data['refs']}, data
+
+    beams, _ = sentences(six)
+    assert all(len(b) == 6 for b in beams.values())
+    expected = {a: sorted(b, key=lambda t, a=a: len(t) % 20 != position[a])[:3]
+                for a, b in beams.items()}
+    got, data = sentences(ranked)
+    assert got == expected
+    assert any(got[a] != b[:3] for a, b in beams.items())  # ranking changed something
+    assert data[PROVENANCE_KEY]['settings']['candidates'] == 6
+    grounded = {a: [t for t in e if len(t) % 20 == position[a]] for a, e in expected.items()}
+    assert sentences(both)[0] == {a: t for a, t in grounded.items() if t}
 
 
 def test_evaluation_images_are_never_pseudo_labelled(synthetic_root, step2_ckpt, tmp_path):

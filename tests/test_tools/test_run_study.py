@@ -217,7 +217,12 @@ def test_default_phase_keys_are_those_of_the_former_job():
     assert few['names']['step2'] == 'step2_train100' and few['report_dir'] == 'train100/'
     # the adaptive settings: left out of keys and summaries at their defaults only
     assert embedded.recorded(s) == {k: v for k, v in s.items()
-                                    if k not in embedded.ADAPTIVE_DEFAULTS}
+                                    if k not in embedded.LATER_DEFAULTS}
+    # refer-back as ranking: a step-3 variant of its own, steps 0-2 shared
+    ranked = embedded.layout(dict(s, step3_candidates=6))
+    assert ranked['base'] == lay['base'] and ranked['names']['step3'] == 'step3_candidates6'
+    assert ranked['step3_inputs'] == dict(lay['base'], step3_filter='area', refer_back=False,
+                                          step3_candidates=6, step3_from='step2')
     side = embedded.layout(dict(s, image_side=0))
     assert side['base'] == dict(lay['base'], image_side=0)
     assert side['step0_inputs'] != lay['step0_inputs']

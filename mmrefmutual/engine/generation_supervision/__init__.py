@@ -5,10 +5,11 @@ training data to human + pseudo refs (:mod:`.data_switch`). ``MutualSupervisionH
 puts them together."""
 from .data_switch import human_and_pseudo_dataloader, switch_train_dataloader
 from .filters import (area_filter, grounded_to_own_instance, pool_candidates, random_filter,
-                      select_instances)
+                      rank_by_margin, refer_back_margins, select_instances)
 from .settings import FILTERS, GenerationSettings
 from .writer import PROVENANCE_KEY, PseudoRefWriter
 
 __all__ = ['FILTERS', 'GenerationSettings', 'PROVENANCE_KEY', 'PseudoRefWriter',
            'area_filter', 'grounded_to_own_instance', 'human_and_pseudo_dataloader',
-           'pool_candidates', 'random_filter', 'select_instances', 'switch_train_dataloader']
+           'pool_candidates', 'random_filter', 'rank_by_margin', 'refer_back_margins',
+           'select_instances', 'switch_train_dataloader']

@@ -2,6 +2,7 @@
 from typing import Dict, List, Tuple
 
 import numpy as np
+import torch
 from torch import Tensor
 
 #: (dataset index, ann_id, area) of an instance of the pool.
@@ -58,3 +59,33 @@ def grounded_to_own_instance(scores: Tensor, prop_inds: Tensor) -> List[List[boo
         list[list[bool]]: (M, K) whether expression k of instance m is kept.
     """
     return (scores.argmax(-1) == prop_inds[:, None]).tolist()
+
+
+def refer_back_margins(scores: Tensor, prop_inds: Tensor) -> Tensor:
+    """(M, K) how far the selection head prefers each expression's own instance: its score
+    on the instance's proposal minus its best score on any other proposal (> 0: grounded
+    back to its own instance).
+
+    Args:
+        scores (Tensor): (M, K, N) scores of K expressions of each of M instances against the
+            N proposals of the instance's image (:meth:`RefMutual.score_texts`).
+        prop_inds (Tensor): (M, ) the proposal of each instance.
+    """
+    if scores.size(-1) < 2:
+        raise ValueError('a margin needs at least two proposals')
+    own = scores.gather(-1, prop_inds[:, None, None].expand(-1, scores.size(1), 1))[..., 0]
+    others = scores.scatter(-1, prop_inds[:, None, None].expand(-1, scores.size(1), 1),
+                            float('-inf'))
+    return own - others.max(-1).values
+
+
+def rank_by_margin(scores: Tensor, prop_inds: Tensor, keep: int) -> List[List[int]]:
+    """Refer-back as ranking: for each of M instances, the indices of the ``keep`` of its K
+    expressions with the largest :func:`refer_back_margins`, largest first (ties: the
+    earlier beam first)."""
+    margins = refer_back_margins(scores, prop_inds)
+    if not 1 <= keep <= margins.size(1):
+        raise ValueError(f'keep must be in [1, {margins.size(1)}], got {keep}')
+    # a stable sort: among equal margins the better beam (lower index) stays first
+    order = torch.sort(margins, dim=1, descending=True, stable=True).indices
+    return order[:, :keep].tolist()

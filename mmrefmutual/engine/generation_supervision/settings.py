@@ -32,6 +32,12 @@ class GenerationSettings:
         refer_back (bool): Keep an expression only if the model's own selection head
             grounds it to its instance (beyond the paper; in the spirit of Pseudo-RIS's
             distinctiveness filter). An instance left without expression is dropped.
+        candidates (int): Beams searched per instance before choosing (0: as many as
+            ``num_expressions``, the paper's best beams). More than ``num_expressions``:
+            refer-back as ranking (ours): the ``num_expressions`` candidates that the model's
+            own selection head grounds back to their instance with the largest margin (its
+            score on the instance minus its best on another proposal) are kept, best first;
+            with ``refer_back`` those among them not grounded back are then dropped.
         weight (float): Loss weight of every pseudo ref (0.1 in the paper: data
             reweighting; 1.0 for "without reweighting").
         human_repeat (int): Times the human dataset is repeated beside the pseudo refs
@@ -54,6 +60,7 @@ class GenerationSettings:
     min_area: float = 32 * 32
     seed: int = 0
     refer_back: bool = False
+    candidates: int = 0
     weight: float = 0.1
     human_repeat: int = 1
     batch_size: int = 8
@@ -69,7 +76,8 @@ class GenerationSettings:
             raise ValueError('name the RefCOCO / RefCOCO+ / RefCOCOg refs files whose '
                              'evaluation images must stay out of pseudo-labelling')
         for name, least in (('num_expressions', 1), ('human_repeat', 1), ('batch_size', 1),
-                            ('chunk_size', 1), ('num_workers', 0), ('seed', 0)):
+                            ('chunk_size', 1), ('num_workers', 0), ('seed', 0),
+                            ('candidates', 0)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise ValueError(f'{name} must be an integer >= {least}, got {value!r}')
@@ -79,6 +87,9 @@ class GenerationSettings:
                 raise ValueError(f'{name} must be a number >= 0, got {value!r}')
         if not isinstance(self.refer_back, bool):
             raise ValueError(f'refer_back must be True or False, got {self.refer_back!r}')
+        if self.candidates and self.candidates < self.num_expressions:
+            raise ValueError(f'candidates ({self.candidates}) must be 0 or >= num_expressions '
+                             f'({self.num_expressions})')
         # values are kept as given (no int -> float): they are written into the file
         self.unannotated = dict(self.unannotated, min_area=0)
         self.protected_refs_files = list(self.protected_refs_files)
@@ -88,4 +99,11 @@ class GenerationSettings:
         return dict(num_expressions=self.num_expressions, instance_filter=self.instance_filter,
                     min_area=self.min_area, seed=self.seed, refer_back=self.refer_back,
                     weight=self.weight, unannotated=self.unannotated,
-                    protected_refs_files=self.protected_refs_files)
+                    protected_refs_files=self.protected_refs_files,
+                    # only when set: files written before it existed stay current
+                    **({'candidates': self.candidates} if self.ranks else {}))
+
+    @property
+    def ranks(self) -> bool:
+        """Whether more beams are searched than kept (refer-back as ranking)."""
+        return self.candidates > self.num_expressions

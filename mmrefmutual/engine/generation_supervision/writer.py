@@ -30,7 +30,7 @@ from mmrefmutual.models.builder import build_model_from_checkpoint
 from mmrefmutual.models.utils import gather_ref_targets
 from mmrefmutual.registry import DATASETS
 
-from .filters import grounded_to_own_instance, select_instances
+from .filters import grounded_to_own_instance, rank_by_margin, select_instances
 from .settings import GenerationSettings
 
 #: Key of the pseudo refs file that records how it was made.
@@ -184,12 +184,18 @@ class PseudoRefWriter:
         if len(rows) == 0:
             return []
         texts, _ = model.generation_head.generate(
-            proposals, rows.img_inds, rows.prop_inds, beam_size=s.num_expressions,
+            proposals, rows.img_inds, rows.prop_inds,
+            beam_size=s.candidates if s.ranks else s.num_expressions,
             cuda_graph=model.test_cfg.get('cuda_graph', False))
+        scores = model.score_texts(proposals, rows.img_inds, texts) if (
+            s.ranks or s.refer_back) else None
+        if s.ranks:  # refer-back as ranking: the best-grounded candidates, best first
+            chosen = rank_by_margin(scores, rows.prop_inds, s.num_expressions)
+            texts = [[row[j] for j in idx] for row, idx in zip(texts, chosen)]
+            scores = torch.stack([scores[m, idx] for m, idx in enumerate(chosen)])
         keep = [[True] * len(beams) for beams in texts]
         if s.refer_back:
-            keep = grounded_to_own_instance(
-                model.score_texts(proposals, rows.img_inds, texts), rows.prop_inds)
+            keep = grounded_to_own_instance(scores, rows.prop_inds)
         refs = []
         for m, (img, ref_row) in enumerate(zip(rows.img_inds.tolist(), rows.ref_inds.tolist())):
             ann_id = int(samples[img].gt_refs.ann_ids[ref_row])
