@@ -288,7 +288,15 @@ def _step3_variant(settings: dict) -> str:
     retrain = (", re-training the whole network from step 0 with step 1's recipe as the paper "
                'does (its control is step 1: same initialisation and iterations, human refs '
                'only)' if settings.get('step3_from') == 'step0' else '')
-    return kept + back + retrain
+    ranked = (f', choosing the 3 expressions of {settings["step3_candidates"]} beams that the '
+              'step-2 selection head grounds back with the largest margin'
+              if settings.get('step3_candidates') else '')
+    rounds = settings.get('mutual_rounds', 1)
+    loop = (f'; the loop iterated, {rounds} rounds (step 2 again from the step-3 model, then '
+            'step 3 again from that one, with its expressions; the control trains on human '
+            f'refs as many iterations): the figures of steps 2 and 3 are round {rounds}\'s'
+            if rounds > 1 else '')
+    return kept + ranked + back + retrain + loop
 
 
 def gate_lines(gate: Sequence[dict]) -> List[str]:

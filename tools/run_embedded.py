@@ -62,21 +62,22 @@ GATE_STEP1_MIOU_CHANCE = 1.5
 ADAPTIVE_DEFAULTS = dict(image_side=128, step0_rounds=4)
 #: Settings added after the committed studies, left out of phase keys and summaries while
 #: they have their defaults (``recorded``), so that finished runs stay reusable.
-LATER_DEFAULTS = dict(ADAPTIVE_DEFAULTS, step3_candidates=0)
+LATER_DEFAULTS = dict(ADAPTIVE_DEFAULTS, step3_candidates=0, mutual_rounds=1)
 #: Defaults of the full job and of --quick (a smoke run of a few minutes).
 SETTINGS = dict(
     full=dict(variant='default', num_images=4000, ref_image_ratio=0.25,
               split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=1000, step1_iters=1000,
               val_interval=250, referee_iters=300, step2_iters=400, step3_iters=600,
               eval_splits=('val', 'testA', 'testB'), val_images=100, step3_filter='area',
-              refer_back=False, step3_candidates=0, step3_from='step2', train_ref_images=0,
-              gate='stop', gate_step0_loss_cls=GATE_STEP0_LOSS_CLS, gate_step1_named=GATE_STEP1_NAMED,
+              refer_back=False, step3_candidates=0, mutual_rounds=1, step3_from='step2',
+              train_ref_images=0, gate='stop', gate_step0_loss_cls=GATE_STEP0_LOSS_CLS, gate_step1_named=GATE_STEP1_NAMED,
               gate_step1_miou_chance=GATE_STEP1_MIOU_CHANCE, **ADAPTIVE_DEFAULTS),
     quick=dict(variant='default', num_images=400, ref_image_ratio=0.25,
                split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=30, step1_iters=60,
                val_interval=30, referee_iters=20, step2_iters=20, step3_iters=30,
                eval_splits=('val', ), val_images=20, step3_filter='area', refer_back=False,
-               step3_candidates=0, step3_from='step2', train_ref_images=0, gate='stop', gate_step0_loss_cls=0.0,
+               step3_candidates=0, mutual_rounds=1, step3_from='step2', train_ref_images=0,
+               gate='stop', gate_step0_loss_cls=0.0,
                gate_step1_named=0.0, gate_step1_miou_chance=0.0, **ADAPTIVE_DEFAULTS),
 )
 #: Settings that change step 3 only: another value re-runs step 3 (in a phase of its own,
@@ -85,8 +86,13 @@ SETTINGS = dict(
 #: synthetic_step3_gensup_retrain_tiny.py), compared with step 1 itself as the control.
 #: step3_candidates=N: refer-back as ranking (GenerationSettings.candidates): N beams, the 3
 #: grounded back with the largest margin kept.
+#: mutual_rounds=R: the loop iterated (not in the paper): after step 3 (round 1), step 2 again
+#: from the step-3 model (its RES, trained on pseudo refs too, gives the reward), then step 3
+#: again from that model and with its expressions; the control goes on training on human
+#: refs as many iterations. The report compares round R's step 2 with step 1 and round R's
+#: step 3 with round R's control.
 STEP3_SETTINGS = dict(step3_filter='area', refer_back=False, step3_candidates=0,
-                      step3_from='step2')
+                      mutual_rounds=1, step3_from='step2')
 #: The learning gate: what it does when a check fails ('stop': exit with GATE_EXIT before
 #: the next phase; 'record': go on, the report says so) and its thresholds (0 turns a check
 #: off; --quick cannot learn, so it has them off). They decide whether the job goes on, never
@@ -136,6 +142,11 @@ def resolve_settings(quick: bool = False, items: Sequence[str] = ()) -> dict:
                          f'{settings["image_side"]}')
     if settings['step0_rounds'] < 1:
         raise ValueError(f'step0_rounds must be >= 1, got {settings["step0_rounds"]}')
+    if settings['mutual_rounds'] < 1:
+        raise ValueError(f'mutual_rounds must be >= 1, got {settings["mutual_rounds"]}')
+    if settings['mutual_rounds'] > 1 and settings['step3_from'] != 'step2':
+        raise ValueError("mutual_rounds > 1 needs step3_from='step2' (a round goes on from "
+                         'the last step 3)')
     return settings
 
 
@@ -206,7 +217,9 @@ def layout(s: dict) -> dict:
     variant = '_'.join(([f'{s["step3_filter"]}_filter'] if s['step3_filter'] != 'area' else [])
                        + (['refer_back'] if s['refer_back'] else [])
                        + ([f'candidates{s["step3_candidates"]}'] if s['step3_candidates'] else [])
-                       + (['retrain'] if s['step3_from'] == 'step0' else []))  # random_filter
+                       + (['retrain'] if s['step3_from'] == 'step0' else [])  # random_filter
+                       + ([f'round{s["mutual_rounds"]}'] if s['mutual_rounds'] > 1 else []))
+    rounds = f'_round{s["mutual_rounds"]}' if s['mutual_rounds'] > 1 else ''
     tag = f'train{s["train_ref_images"]}' if s['train_ref_images'] else ''
     end = f'_{tag}' if tag else ''
     base = {k: v for k, v in recorded(s).items() if k not in STEP3_SETTINGS
@@ -215,8 +228,12 @@ def layout(s: dict) -> dict:
     step0 = {k: v for k, v in base.items()  # (its first round: rounds are phases of their own)
              if k not in ('train_ref_images', 'step0_rounds')}
     step3 = (f'step3_{variant}' if variant else 'step3') + end
-    names = dict(step1='step1' + end, referee='referee' + end, step2='step2' + end,
-                 step3=step3, control='control' + end if s['step3_from'] == 'step2' else None,
+    # (a later round's step 2 depends on the step-3 settings of the rounds before: named
+    # after the variant; its control does not)
+    names = dict(step1='step1' + end, referee='referee' + end,
+                 step2=(f'step2_{variant}' if rounds else 'step2') + end,
+                 step3=step3,
+                 control='control' + rounds + end if s['step3_from'] == 'step2' else None,
                  report=(f'report_{variant}' if variant else 'report') + end)
     return dict(names=names, variant=variant, tag=tag, base=base, step0_inputs=step0,
                 step3_inputs=dict(base, **{k: v for k, v in recorded(s).items()
@@ -229,8 +246,11 @@ def phase_names(s: dict) -> List[str]:
     lay = layout(s)
     n = lay['names']
     names = ['data', 'step0'] + ([f'refs_{lay["tag"]}'] if lay['tag'] else [])
-    names += [n['step1'], n['referee'], n['step2'], n['step3']] + (
-        [n['control']] if n['control'] else [])
+    names += [n['step1'], n['referee']]
+    for r in range(1, s['mutual_rounds']):  # the rounds before the last
+        before = layout(dict(s, mutual_rounds=r))['names']
+        names += [before['step2'], before['step3'], before['control']]
+    names += [n['step2'], n['step3']] + ([n['control']] if n['control'] else [])
     names += [f'eval_{n[k]}' for k in ('step1', 'step2', 'step3', 'control') if n[k]]
     return names + [n['report']]
 
@@ -603,10 +623,12 @@ def main(argv: Optional[List[str]] = None) -> None:
                          {'load_from': init, 'randomness.seed': s['seed'] + 1, **human})
 
     referee = phase(names['referee'], base, referee)
-    step2 = phase(names['step2'], base, lambda: job.train(
-        names['step2'], 'synthetic_step2_rl_tiny.py', s['step2_iters'],
-        {'load_from': step1['checkpoint'], **human}))
-    def gen(config: str) -> dict:
+    def step2_from(name: str, init: dict, inputs: dict) -> dict:
+        return phase(name, inputs, lambda: job.train(
+            name, 'synthetic_step2_rl_tiny.py', s['step2_iters'],
+            {'load_from': init['checkpoint'], **human}))
+
+    def gen(config: str, generator: dict) -> dict:
         """Step 3's options for ``config``: its hook is found by type, not position."""
         from mmengine.config import Config
         from mmrefmutual.utils.tool_args import step3_hook_index
@@ -614,8 +636,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                                                  import_custom_modules=False))
         hook = f'custom_hooks.{index}.generation_supervision'
         return {
-            'load_from': step2['checkpoint'],
-            f'{hook}.checkpoint': step2['checkpoint'],
+            'load_from': generator['checkpoint'],
+            f'{hook}.checkpoint': generator['checkpoint'],
             f'{hook}.unannotated.data_root': job.data_root,
             f'{hook}.protected_refs_files':
                 f'[{job.data_root}refcoco/refs(unc).p,{job.data_root}refcoco+/refs(unc).p]',
@@ -625,22 +647,42 @@ def main(argv: Optional[List[str]] = None) -> None:
             **human,
         }
 
-    step3_name = names['step3']
-    if s['step3_from'] == 'step0':  # the paper's re-training; step 1 is its control
-        config = 'synthetic_step3_gensup_retrain_tiny.py'
-        step3 = phase(step3_name, step3_inputs, lambda: job.train(
-            step3_name, config, s['step1_iters'],
-            dict(gen(config), load_from=step0_init(), **multistep(s['step1_iters']))))
-        control = step1
-    else:
+    def step3_and_control(step3_name: str, inputs: dict, generator: dict,
+                          control_name: Optional[str], control_init: Optional[dict],
+                          control_inputs: dict):
+        """Step 3 from (and with the expressions of) ``generator``; its control from
+        ``control_init``, human refs only (step 1 itself for the paper's re-training)."""
+        if s['step3_from'] == 'step0':  # the paper's re-training; step 1 is its control
+            config = 'synthetic_step3_gensup_retrain_tiny.py'
+            return phase(step3_name, inputs, lambda: job.train(
+                step3_name, config, s['step1_iters'],
+                dict(gen(config, generator), load_from=step0_init(),
+                     **multistep(s['step1_iters'])))), step1
         config = 'synthetic_step3_gensup_tiny.py'
-        step3 = phase(step3_name, step3_inputs, lambda: job.train(
-            step3_name, config, s['step3_iters'], dict(gen(config),
-                                                       **multistep(s['step3_iters']))))
-        control = phase(names['control'], base, lambda: job.train(
-            names['control'], 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
-            {'load_from': step2['checkpoint'], 'custom_hooks': '[]', **human,
-             **multistep(s['step3_iters'])}))
+        return phase(step3_name, inputs, lambda: job.train(
+            step3_name, config, s['step3_iters'], dict(gen(config, generator),
+                                                       **multistep(s['step3_iters'])))), \
+            phase(control_name, control_inputs, lambda: job.train(
+                control_name, 'synthetic_step3_gensup_tiny.py', s['step3_iters'],
+                {'load_from': control_init['checkpoint'], 'custom_hooks': '[]', **human,
+                 **multistep(s['step3_iters'])}))
+
+    # round 1 (the paper), then the loop again while mutual_rounds asks for it
+    first = layout(dict(s, mutual_rounds=1))
+    step2 = step2_from(first['names']['step2'], step1, base)
+    step3, control = step3_and_control(first['names']['step3'], first['step3_inputs'],
+                                       step2, first['names']['control'], step2, base)
+    before = first
+    for r in range(2, s['mutual_rounds'] + 1):
+        lay_r = layout(dict(s, mutual_rounds=r))
+        print(f'[embedded] round {r}: step 2 from the step-3 model, then step 3 again',
+              flush=True)
+        step2 = step2_from(lay_r['names']['step2'], step3, dict(
+            lay_r['step3_inputs'], after=before['step3_inputs']))
+        step3, control = step3_and_control(lay_r['names']['step3'], lay_r['step3_inputs'],
+                                           step2, lay_r['names']['control'], control,
+                                           dict(base, mutual_rounds=r))
+        before = lay_r
 
     evals = {}
     for name, ckpt, tasks in (('step1', step1, ['res', 'reg']), ('step2', step2, ['reg']),
@@ -649,8 +691,12 @@ def main(argv: Optional[List[str]] = None) -> None:
             evals[name] = evals['step1']
             continue
         run_name = names[name]
+        later = s['mutual_rounds'] > 1  # round R's step 2 and control
         evals[name] = phase(
-            f'eval_{run_name}', step3_inputs if name == 'step3' else base,
+            f'eval_{run_name}', step3_inputs if name == 'step3' or (
+                later and name == 'step2') else dict(
+                base, mutual_rounds=s['mutual_rounds']) if later and name == 'control'
+            else base,
             lambda ckpt=ckpt, run_name=run_name, tasks=tasks: job.evaluate(
                 run_name, ckpt['checkpoint'], referee['checkpoint'], tasks))
 

@@ -474,6 +474,41 @@ def test_curve_point_trains_on_fewer_refs_with_the_same_pool(smoke):
         osp.join(seed0, 'train8', 'report.md')).read()
 
 
+def test_second_round_goes_on_from_step3(smoke):
+    """mutual_rounds=2: step 2 again from the step-3 model, step 3 again from that one and
+    with its expressions, the control on from the control; round 1 is the finished run."""
+    work, _, first = smoke
+    assert first.returncode == 0
+    seed0 = study.Run(work, 'default', SMALL, 0, True).work_dir
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'run_embedded.py'), '--quick',
+           '--work-dir', seed0, '--set'] + SMALL + ['mutual_rounds=2']
+    run = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    for name in ('step2', 'step3', 'control'):
+        assert f'[{name}] done before' in run.stdout
+        assert f'[{name}_round2] starting' in run.stdout
+    state = json.load(open(osp.join(seed0, 'phases.json')))
+
+    def ckpt(name):
+        return state[name]['outputs']['checkpoint']
+
+    def log(name):
+        return open(osp.join(seed0, f'{name}.log')).read()
+    assert f"load_from = '{ckpt('step3')}'" in log('step2_round2')
+    assert f"load_from = '{ckpt('step2_round2')}'" in log('step3_round2')
+    from mmrefmutual.engine.generation_supervision import PROVENANCE_KEY
+    pseudo = json.load(open(osp.join(seed0, 'step3_round2', 'pseudo_refs.json')))
+    assert pseudo[PROVENANCE_KEY]['checkpoint'] == ckpt('step2_round2')  # its expressions
+    assert f"load_from = '{ckpt('control')}'" in log('control_round2')
+    assert 'eval_step2_round2' in state and 'eval_step1' in state
+    summary = json.load(open(osp.join(seed0, 'step3_round2', 'summary.json')))
+    assert summary['settings']['mutual_rounds'] == 2
+    assert 'the loop iterated, 2 rounds' in open(
+        osp.join(seed0, 'step3_round2', 'report.md')).read()
+    with pytest.raises(ValueError, match='mutual_rounds'):
+        embedded.resolve_settings(True, ['mutual_rounds=2', 'step3_from=step0'])
+
+
 def test_step0_trains_more_rounds_until_the_gate_passes(smoke):
     """Step 0's class loss above the gate's threshold: another round of step0_iters from
     the last checkpoint, up to step0_rounds; the gate then judges the last round."""
