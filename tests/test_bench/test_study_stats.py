@@ -58,7 +58,8 @@ def test_the_main_job_compares_only_with_a_study_of_its_settings(tmp_path):
 
 
 def test_the_committed_studies_serve_the_runs_of_their_settings():
-    for items, name in (([], 'default'), (['variant=alt'], 'alt')):
+    for items, name in (([], 'default'), (['variant=alt'], 'alt'),
+                        (['variant=rough'], 'rough')):
         settings = dict(embedded.resolve_settings(False, items), seed=3)
         assert [d for d in embedded.STUDY_DIRS if embedded.study_of(settings, d)] == [
             osp.join('docs', 'study', name)]
