@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import os.path as osp
-import pickle
 import random
 import re
 import resource
@@ -302,10 +301,12 @@ def chance_miou(data_root: str, split: str = 'val') -> float:
     its image (the target's own included), from ``refcoco/refs(unc).p`` and
     ``refcoco/instances.json`` under ``data_root``."""
     from pycocotools import mask as mask_utils
+
+    from mmrefmutual.datasets.refer_files import load_refs
     with open(osp.join(data_root, 'refcoco', 'instances.json')) as f:
         instances = json.load(f)
-    with open(osp.join(data_root, 'refcoco', 'refs(unc).p'), 'rb') as f:
-        refs = [r for r in pickle.load(f) if r['split'] == split]
+    refs = [r for r in load_refs(osp.join(data_root, 'refcoco', 'refs(unc).p'))
+            if r['split'] == split]
     if not refs:
         raise ValueError(f'{data_root} has no {split} refs')
     sizes = {i['id']: (i['height'], i['width']) for i in instances['images']}
