@@ -70,7 +70,8 @@ SETTINGS = dict(
               val_interval=250, referee_iters=300, step2_iters=400, step3_iters=600,
               eval_splits=('val', 'testA', 'testB'), val_images=100, step3_filter='area',
               refer_back=False, step3_candidates=0, mutual_rounds=1, step3_from='step2',
-              train_ref_images=0, gate='stop', gate_step0_loss_cls=GATE_STEP0_LOSS_CLS, gate_step1_named=GATE_STEP1_NAMED,
+              train_ref_images=0, gate='stop', gate_step0_loss_cls=GATE_STEP0_LOSS_CLS,
+              gate_step1_named=GATE_STEP1_NAMED,
               gate_step1_miou_chance=GATE_STEP1_MIOU_CHANCE, **ADAPTIVE_DEFAULTS),
     quick=dict(variant='default', num_images=400, ref_image_ratio=0.25,
                split_ratios=(0.4, 0.3, 0.15, 0.15), step0_iters=30, step1_iters=60,
@@ -303,6 +304,7 @@ def chance_miou(data_root: str, split: str = 'val') -> float:
     from pycocotools import mask as mask_utils
 
     from mmrefmutual.datasets.refer_files import load_refs
+    from mmrefmutual.datasets.transforms import ann_to_rle
     with open(osp.join(data_root, 'refcoco', 'instances.json')) as f:
         instances = json.load(f)
     refs = [r for r in load_refs(osp.join(data_root, 'refcoco', 'refs(unc).p'))
@@ -312,11 +314,7 @@ def chance_miou(data_root: str, split: str = 'val') -> float:
     sizes = {i['id']: (i['height'], i['width']) for i in instances['images']}
     by_image, rles = {}, {}
     for ann in instances['annotations']:
-        h, w = sizes[ann['image_id']]
-        seg = ann['segmentation']
-        rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w)) if isinstance(
-            seg, list) else seg
-        rles[ann['id']] = rle
+        rles[ann['id']] = ann_to_rle(ann['segmentation'], *sizes[ann['image_id']])
         by_image.setdefault(ann['image_id'], []).append(ann['id'])
     total = count = 0.0
     for ref in refs:
@@ -686,6 +684,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                                            dict(base, mutual_rounds=r))
         before = lay_r
 
+    later = s['mutual_rounds'] > 1  # round R's step 2 and control depend on the rounds before
+    eval_inputs = dict(step1=base, step2=step3_inputs if later else base, step3=step3_inputs,
+                       control=dict(base, mutual_rounds=s['mutual_rounds']) if later else base)
     evals = {}
     for name, ckpt, tasks in (('step1', step1, ['res', 'reg']), ('step2', step2, ['reg']),
                               ('step3', step3, ['res']), ('control', control, ['res'])):
@@ -693,12 +694,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             evals[name] = evals['step1']
             continue
         run_name = names[name]
-        later = s['mutual_rounds'] > 1  # round R's step 2 and control
         evals[name] = phase(
-            f'eval_{run_name}', step3_inputs if name == 'step3' or (
-                later and name == 'step2') else dict(
-                base, mutual_rounds=s['mutual_rounds']) if later and name == 'control'
-            else base,
+            f'eval_{run_name}', eval_inputs[name],
             lambda ckpt=ckpt, run_name=run_name, tasks=tasks: job.evaluate(
                 run_name, ckpt['checkpoint'], referee['checkpoint'], tasks))
 

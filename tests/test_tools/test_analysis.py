@@ -3,11 +3,16 @@ import os.path as osp
 
 import pytest
 
-_PATH = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'analysis',
-                 'synthetic_reg_attributes.py')
-spec = importlib.util.spec_from_file_location('synthetic_reg_attributes', _PATH)
-attrs_tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(attrs_tool)
+
+def _load_tool(name):
+    path = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'analysis', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+attrs_tool = _load_tool('synthetic_reg_attributes')
 
 
 def test_head_attributes():
@@ -38,11 +43,7 @@ def test_attribute_accuracy_hand_computed():
     assert r['colour_other'] == pytest.approx((0.5 + 1.0) / 2)
 
 
-_BREAKDOWN = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'analysis',
-                      'reg_oracle_breakdown.py')
-spec = importlib.util.spec_from_file_location('reg_oracle_breakdown', _BREAKDOWN)
-breakdown_tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(breakdown_tool)
+breakdown_tool = _load_tool('reg_oracle_breakdown')
 
 
 def _oracle():

@@ -73,9 +73,9 @@ def refer_back_margins(scores: Tensor, prop_inds: Tensor) -> Tensor:
     """
     if scores.size(-1) < 2:
         raise ValueError('a margin needs at least two proposals')
-    own = scores.gather(-1, prop_inds[:, None, None].expand(-1, scores.size(1), 1))[..., 0]
-    others = scores.scatter(-1, prop_inds[:, None, None].expand(-1, scores.size(1), 1),
-                            float('-inf'))
+    own_index = prop_inds[:, None, None].expand(-1, scores.size(1), 1)
+    own = scores.gather(-1, own_index)[..., 0]
+    others = scores.scatter(-1, own_index, float('-inf'))
     return own - others.max(-1).values
 
 
